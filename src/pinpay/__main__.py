@@ -1,0 +1,3 @@
+from pinpay.cli import main
+
+main()

@@ -1,0 +1,50 @@
+"""`pinpay audit verify`: the hash chain re-walked and every balance recomputed from the journal."""
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pinpay.audit.chain import verify_chain
+from pinpay.kit.crypto import Keyring
+from pinpay.ledger import service as ledger
+from pinpay.vouchers.models import Voucher
+
+
+@dataclass
+class VerifyReport:
+    sealed_records: int = 0
+    unsealed_records: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "sealed_records": self.sealed_records,
+            "unsealed_records": self.unsealed_records,
+            "problems": self.problems,
+        }
+
+
+async def verify_all(session: AsyncSession, keyring: Keyring) -> VerifyReport:
+    chain = await verify_chain(session, keyring)
+    report = VerifyReport(chain.sealed, chain.unsealed, list(chain.problems))
+    report.problems.extend(
+        f"journal entry {entry} does not balance in {currency} (off by {total})"
+        for entry, currency, total in await ledger.unbalanced_entries(session)
+    )
+    report.problems.extend(
+        await ledger.column_mismatches(
+            session, ledger.VOUCHER, select(Voucher.serial, Voucher.currency, Voucher.remaining)
+        )
+    )
+    report.problems.extend(
+        await ledger.column_mismatches(
+            session, ledger.VOUCHER_HELD, select(Voucher.serial, Voucher.currency, Voucher.held)
+        )
+    )
+    return report

@@ -1,0 +1,110 @@
+"""Domain errors. Each carries the Paysafecard error object's fields; one handler renders them.
+
+Services raise these and never HTTPException, so the same rule reads the same from the API, the
+CLI and the worker.
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import ClassVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+AfterRollback = Callable[[AsyncSession], Awaitable[None]]
+
+
+class PinPayError(Exception):
+    code: ClassVar[str] = "general_technical_error"
+    number: ClassVar[int | None] = 10001
+    http_status: ClassVar[int] = 500
+    default_message: ClassVar[str] = "An internal error occurred."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        param: str | None = None,
+        after_rollback: list[AfterRollback] | None = None,
+    ) -> None:
+        self.message = message or self.default_message
+        self.param = param
+        # Work that must outlive the refused request (its audit record, a lockout counter, a
+        # freeze): run by the edge in a fresh transaction once the request's one rolled back.
+        self.after_rollback = after_rollback or []
+        super().__init__(self.message)
+
+    def to_body(self) -> dict[str, object]:
+        body: dict[str, object] = {"code": self.code, "message": self.message}
+        if self.number is not None:
+            body["number"] = self.number
+        if self.param is not None:
+            body["param"] = self.param
+        return body
+
+
+class InvalidRequestParameter(PinPayError):
+    code = "invalid_request_parameter"
+    number = 10028
+    http_status = 400
+    default_message = "A request parameter is invalid."
+
+
+class InvalidApiKey(PinPayError):
+    code = "invalid_api_key"
+    number = 10008
+    http_status = 401
+    default_message = "Authentication failed due to missing or invalid API key."
+
+
+class NotFound(PinPayError):
+    code = "not_found"
+    number = None
+    http_status = 404
+    default_message = "The requested resource was not found."
+
+
+class VoucherNotFound(NotFound):
+    code = "voucher_not_found"
+    default_message = "No voucher with that serial."
+
+
+class IllegalStateChange(PinPayError):
+    code = "invalid_state"
+    number = None
+    http_status = 409
+    default_message = "That change is not allowed in the current state."
+
+
+class PinNotAccepted(PinPayError):
+    """The one answer for every refused PIN: never says whether it exists, is used or frozen."""
+
+    code = "pin_not_accepted"
+    number = None
+    http_status = 400
+    default_message = "This PIN cannot be used. Please check it and try again."
+
+
+class VoucherTampered(PinPayError):
+    """A voucher row no longer matches its signature: someone edited it behind our back."""
+
+    code = "pin_not_accepted"
+    number = None
+    http_status = 400
+    default_message = PinNotAccepted.default_message
+
+
+class UnbalancedEntry(PinPayError):
+    code = "general_technical_error"
+    default_message = "A journal entry does not balance."
+
+
+class KeysMissing(PinPayError):
+    code = "keys_missing"
+    number = None
+    default_message = "No keyring found. Create one with `pinpay keys init`."
+
+
+class ServiceUnavailable(PinPayError):
+    code = "service_unavailable"
+    number = None
+    http_status = 503
+    default_message = "The service is temporarily unavailable. Please retry."

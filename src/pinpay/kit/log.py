@@ -1,0 +1,75 @@
+"""Structured JSON logs with the request id, and redaction as a mechanism rather than a habit."""
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+# Keys whose values are secret wherever they appear in an event.
+_SECRET_KEYS = re.compile(
+    r"(pin|pins|api_key|apikey|authorization|password|passwd|secret|token|client_secret|"
+    r"email|e_mail|cookie|csrf)",
+    re.IGNORECASE,
+)
+# A PIN written in any of the forms a customer types it: 16 digits, grouped or not.
+_PIN_TEXT = re.compile(r"(?<!\d)\d{4}[ -]?\d{4}[ -]?\d{4}[ -]?\d{4}(?!\d)")
+_API_KEY_TEXT = re.compile(r"pinpay_[A-Za-z0-9_-]{20,}")
+_EMAIL_TEXT = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+# Fields that hold 16-digit serials by design: not secret, and needed to follow a voucher.
+_SERIAL_KEYS = frozenset({"serial", "serials"})
+
+
+def redact_text(text: str) -> str:
+    text = _API_KEY_TEXT.sub("pinpay_***", text)
+    text = _EMAIL_TEXT.sub("***@***", text)
+    return _PIN_TEXT.sub("****-****-****-****", text)
+
+
+def _redact_value(key: str, value: Any) -> Any:
+    if key in _SERIAL_KEYS:
+        return value
+    if _SECRET_KEYS.search(key):
+        return "***"
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: _redact_value(str(k), v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redact_value(key, v) for v in value]
+    return value
+
+
+def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key in list(event):
+        event[key] = _redact_value(key, event[key])
+    return event
+
+
+def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            redact,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+def current_request_id() -> str | None:
+    value = structlog.contextvars.get_contextvars().get("request_id")
+    return str(value) if value else None
+
+
+log = structlog.get_logger("pinpay")

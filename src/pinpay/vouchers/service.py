@@ -1,0 +1,325 @@
+"""Finding, holding, capturing and releasing voucher value; freezing, unfreezing and voiding.
+
+Every change of value is one conditional UPDATE checked by what it returns, in the caller's
+transaction together with its journal entry and audit record (DESIGN.md, correctness rules).
+"""
+
+from dataclasses import dataclass
+
+from sqlalchemy import case, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pinpay.audit import service as audit
+from pinpay.errors import (
+    AfterRollback,
+    IllegalStateChange,
+    PinNotAccepted,
+    VoucherNotFound,
+    VoucherTampered,
+)
+from pinpay.kit import clock
+from pinpay.kit.crypto import Keyring
+from pinpay.ledger import service as ledger
+from pinpay.vouchers import signing
+from pinpay.vouchers.models import ACTIVE, DEPLETED, FROZEN, VOID, Voucher
+
+
+@dataclass(frozen=True)
+class Hold:
+    voucher_id: int
+    serial: str
+    currency: str
+    country: str | None
+    type_code: str
+    amount: int
+    remaining_after: int
+
+
+async def find_by_pin(session: AsyncSession, keyring: Keyring, pin: str) -> Voucher | None:
+    """The keyed hash under every pepper is the only way from a PIN to a voucher."""
+    return await session.scalar(
+        select(Voucher).where(Voucher.pin_lookup.in_(keyring.pin_lookup_candidates(pin)))
+    )
+
+
+async def get_by_serial(session: AsyncSession, serial: str, *, lock: bool = False) -> Voucher:
+    query = select(Voucher).where(Voucher.serial == serial)
+    voucher = await session.scalar(query.with_for_update() if lock else query)
+    if voucher is None:
+        raise VoucherNotFound()
+    return voucher
+
+
+async def _why_refused(
+    session: AsyncSession, keyring: Keyring, pin: str, currency: str, amount: int
+) -> tuple[str | None, str]:
+    """For the audit log only: the customer always gets the same generic message."""
+    voucher = await find_by_pin(session, keyring, pin)
+    if voucher is None:
+        return None, "unknown_pin"
+    if voucher.status != ACTIVE:
+        return voucher.serial, f"status_{voucher.status.lower()}"
+    if voucher.expires_at <= clock.now():
+        return voucher.serial, "expired"
+    if voucher.currency != currency:
+        return voucher.serial, "currency_mismatch"
+    if voucher.remaining < amount:
+        return voucher.serial, "insufficient_value"
+    return voucher.serial, "refused"
+
+
+def _refused_follow_up(
+    keyring: Keyring, pin: str, currency: str, amount: int, actor: str, reference: str
+) -> AfterRollback:
+    async def write(session: AsyncSession) -> None:
+        serial, reason = await _why_refused(session, keyring, pin, currency, amount)
+        await audit.record(
+            session,
+            "voucher.hold",
+            outcome=audit.REJECTED,
+            actor=actor,
+            reason=reason,
+            serial=serial,
+            subject=reference,
+            details={"amount": amount, "currency": currency},
+        )
+
+    return write
+
+
+def _tampered_follow_up(voucher_id: int, serial: str, actor: str, reference: str) -> AfterRollback:
+    async def write(session: AsyncSession) -> None:
+        await session.execute(
+            update(Voucher)
+            .where(Voucher.id == voucher_id, Voucher.status == ACTIVE)
+            .values(status=FROZEN, updated_at=clock.now())
+        )
+        await audit.record(
+            session,
+            "voucher.tamper_detected",
+            outcome=audit.REJECTED,
+            actor=actor,
+            reason="signature_mismatch",
+            serial=serial,
+            subject=reference,
+            details={"action": "frozen"},
+        )
+
+    return write
+
+
+async def hold(
+    session: AsyncSession,
+    keyring: Keyring,
+    *,
+    pin: str,
+    amount: int,
+    currency: str,
+    reference: str,
+    actor: str = "system",
+) -> Hold:
+    """Move `amount` of a voucher's value from spendable to held, in one round trip.
+
+    The UPDATE only matches an active, unexpired voucher of the currency with enough value; the
+    row it returns is then checked against its signature. Any refusal raises PinNotAccepted, the
+    same error for every cause, with the real cause left for the audit log.
+    """
+    now = clock.now()
+    row = (
+        await session.execute(
+            update(Voucher)
+            .where(
+                Voucher.pin_lookup.in_(keyring.pin_lookup_candidates(pin)),
+                Voucher.status == ACTIVE,
+                Voucher.currency == currency,
+                Voucher.expires_at > now,
+                Voucher.remaining >= amount,
+            )
+            .values(
+                remaining=Voucher.remaining - amount, held=Voucher.held + amount, updated_at=now
+            )
+            .returning(Voucher)
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+    if row is None or amount <= 0:
+        raise PinNotAccepted(
+            after_rollback=[_refused_follow_up(keyring, pin, currency, amount, actor, reference)]
+        )
+    if not signing.is_genuine(keyring, row):
+        raise VoucherTampered(
+            after_rollback=[_tampered_follow_up(row.id, row.serial, actor, reference)]
+        )
+    await ledger.post(
+        session,
+        "voucher_hold",
+        [
+            ledger.Line(ledger.VOUCHER, row.serial, currency, -amount),
+            ledger.Line(ledger.VOUCHER_HELD, row.serial, currency, amount),
+        ],
+        reference=reference,
+        at=now,
+    )
+    await audit.record(
+        session,
+        "voucher.hold",
+        actor=actor,
+        serial=row.serial,
+        subject=reference,
+        details={"amount": amount, "currency": currency},
+    )
+    return Hold(row.id, row.serial, row.currency, row.country, row.type_code, amount, row.remaining)
+
+
+async def _move_held(session: AsyncSession, voucher_id: int, amount: int, *, back: bool) -> Voucher:
+    values: dict[str, object] = {"held": Voucher.held - amount, "updated_at": clock.now()}
+    if back:
+        values["remaining"] = Voucher.remaining + amount
+    else:
+        # Captured down to nothing: the voucher is used up, in the same statement.
+        values["status"] = case(
+            (
+                (Voucher.remaining == 0) & (Voucher.held == amount) & (Voucher.status == ACTIVE),
+                DEPLETED,
+            ),
+            else_=Voucher.status,
+        )
+    row = (
+        await session.execute(
+            update(Voucher)
+            .where(Voucher.id == voucher_id, Voucher.held >= amount)
+            .values(**values)
+            .returning(Voucher)
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise IllegalStateChange("The voucher does not hold that value.")
+    return row
+
+
+async def capture(
+    session: AsyncSession,
+    voucher_id: int,
+    amount: int,
+    *,
+    merchant_mid: str,
+    reference: str,
+    actor: str = "system",
+) -> None:
+    """Held value becomes the merchant's; a voucher with nothing left is DEPLETED."""
+    row = await _move_held(session, voucher_id, amount, back=False)
+    await ledger.post(
+        session,
+        "voucher_capture",
+        [
+            ledger.Line(ledger.VOUCHER_HELD, row.serial, row.currency, -amount),
+            ledger.Line(ledger.MERCHANT, merchant_mid, row.currency, amount),
+        ],
+        reference=reference,
+    )
+    await audit.record(
+        session,
+        "voucher.capture",
+        actor=actor,
+        serial=row.serial,
+        merchant_mid=merchant_mid,
+        subject=reference,
+        details={"amount": amount, "currency": row.currency},
+    )
+
+
+async def release(
+    session: AsyncSession, voucher_id: int, amount: int, *, reference: str, actor: str = "system"
+) -> None:
+    """Held value goes back to the voucher (cancel, expiry)."""
+    row = await _move_held(session, voucher_id, amount, back=True)
+    await ledger.post(
+        session,
+        "voucher_release",
+        [
+            ledger.Line(ledger.VOUCHER_HELD, row.serial, row.currency, -amount),
+            ledger.Line(ledger.VOUCHER, row.serial, row.currency, amount),
+        ],
+        reference=reference,
+    )
+    await audit.record(
+        session,
+        "voucher.release",
+        actor=actor,
+        serial=row.serial,
+        subject=reference,
+        details={"amount": amount, "currency": row.currency},
+    )
+
+
+# Allowed operator transitions: action -> (statuses it may start from, status it leads to).
+TRANSITIONS = {
+    "freeze": ((ACTIVE,), FROZEN),
+    "unfreeze": ((FROZEN,), ACTIVE),
+    "void": ((ACTIVE, FROZEN), VOID),
+}
+
+
+async def change_status(
+    session: AsyncSession,
+    serial: str,
+    action: str,
+    *,
+    actor: str = "operator",
+    reason: str | None = None,
+) -> Voucher:
+    """Freeze, unfreeze or void. An illegal transition is an error, never a silent no-op.
+
+    Voiding needs nothing held; the value left moves out of the float to the `voided` account.
+    """
+    sources, target = TRANSITIONS[action]
+    # Locked: the value a void writes off must be the value the row has when it is voided.
+    voucher = await get_by_serial(session, serial, lock=True)
+    conditions = [Voucher.id == voucher.id, Voucher.status.in_(sources)]
+    values: dict[str, object] = {"status": target, "updated_at": clock.now()}
+    if action == "void":
+        conditions.append(Voucher.held == 0)
+        values["remaining"] = 0
+    row = (
+        await session.execute(
+            update(Voucher)
+            .where(*conditions)
+            .values(**values)
+            .returning(Voucher)
+            .execution_options(populate_existing=True)
+            .execution_options(synchronize_session=False)
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise IllegalStateChange(
+            f"Cannot {action} voucher {serial}: it is {voucher.status}"
+            + (" with value held for a payment" if voucher.held else ""),
+            after_rollback=[
+                audit.rejection(
+                    f"voucher.{action}",
+                    actor=actor,
+                    serial=serial,
+                    reason=f"from_{voucher.status.lower()}",
+                )
+            ],
+        )
+    if action == "void" and voucher.remaining:
+        await ledger.post(
+            session,
+            "voucher_void",
+            [
+                ledger.Line(ledger.VOUCHER, serial, voucher.currency, -voucher.remaining),
+                ledger.Line(ledger.VOIDED, voucher.currency, voucher.currency, voucher.remaining),
+            ],
+            reference=f"serial:{serial}",
+        )
+    await audit.record(
+        session,
+        f"voucher.{action}",
+        actor=actor,
+        serial=serial,
+        reason=reason,
+        details={"from": voucher.status, "to": target},
+    )
+    return row
