@@ -96,6 +96,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         app.add_exception_handler(db_error, _database_down)
     app.add_exception_handler(Exception, _unexpected)
 
+    from pinpay.payments.api import router as payments_router
+
+    app.include_router(payments_router)
+
     @app.get("/health", tags=["operations"])
     async def health() -> JSONResponse:
         try:

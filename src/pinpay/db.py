@@ -119,3 +119,8 @@ async def unit_of_work(
                 for follow_up in error.after_rollback:
                     await follow_up(session)
         raise
+
+
+def dialect_name(session: AsyncSession) -> str:
+    """`postgresql` or `sqlite`: for the few statements whose best form differs."""
+    return session.get_bind().dialect.name

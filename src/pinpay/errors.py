@@ -83,13 +83,12 @@ class PinNotAccepted(PinPayError):
     default_message = "This PIN cannot be used. Please check it and try again."
 
 
-class VoucherTampered(PinPayError):
-    """A voucher row no longer matches its signature: someone edited it behind our back."""
+class VoucherTampered(PinNotAccepted):
+    """A voucher row no longer matches its signature: someone edited it behind our back.
 
-    code = "pin_not_accepted"
-    number = None
-    http_status = 400
-    default_message = PinNotAccepted.default_message
+    A PinNotAccepted to every caller (same code, message and status), so that whoever handles
+    refused PINs handles this one too and the customer cannot tell it apart.
+    """
 
 
 class UnbalancedEntry(PinPayError):
@@ -108,3 +107,104 @@ class ServiceUnavailable(PinPayError):
     number = None
     http_status = 503
     default_message = "The service is temporarily unavailable. Please retry."
+
+
+# -- merchant API (Paysafecard numbers, so that existing integrations handle them) ---------------
+
+
+class IpNotAllowed(PinPayError):
+    code = "ip_not_allowed"
+    number = None
+    http_status = 403
+    default_message = "Requests from this IP address are not allowed for this merchant."
+
+
+class DirectPinsDisabled(PinPayError):
+    code = "direct_pins_disabled"
+    number = None
+    http_status = 403
+    default_message = "This merchant may not submit PINs server to server."
+
+
+class DuplicateTransactionId(PinPayError):
+    code = "duplicate_transaction_id"
+    number = 2001
+    http_status = 400
+    default_message = "A payment with this Correlation-ID exists already."
+
+
+class PaymentNotFound(PinPayError):
+    code = "payment_not_found"
+    number = 2002
+    http_status = 404
+    default_message = "No payment with this id."
+
+
+class CurrencyNotSupported(PinPayError):
+    code = "currency_not_supported"
+    number = 2010
+    http_status = 400
+    default_message = "The currency is not supported for this merchant."
+
+
+class PaymentInvalidState(PinPayError):
+    code = "payment_invalid_state"
+    number = 2017
+    http_status = 400
+    default_message = "The payment is not in a state that allows this."
+
+
+class InvalidAmount(PinPayError):
+    code = "invalid_amount"
+    number = 2029
+    http_status = 400
+    default_message = "The amount must be above 0."
+
+
+class MerchantInactive(PinPayError):
+    code = "merchant_not_active"
+    number = 3001
+    http_status = 400
+    default_message = "The merchant account is not active."
+
+
+class DispositionExpired(PinPayError):
+    code = "disposition_expired"
+    number = 3007
+    http_status = 400
+    default_message = "The authorization expired before it was captured."
+
+
+class CustomerIdMissing(PinPayError):
+    code = "customer_id_missing"
+    number = 3017
+    http_status = 400
+    default_message = "customer.id is required."
+
+
+class CustomerIdInvalid(PinPayError):
+    code = "invalid_customer_id"
+    number = 3019
+    http_status = 400
+    default_message = "customer.id must be a pseudonymous id, not personal data."
+
+
+class AmountLimitExceeded(PinPayError):
+    code = "amount_limit_exceeded"
+    number = 4003
+    http_status = 400
+    default_message = "The amount is above the maximum for one payment."
+
+
+class IdempotencyKeyReused(PinPayError):
+    code = "idempotency_key_reused"
+    number = None
+    http_status = 409
+    default_message = "This Idempotency-Key was used with a different request."
+
+
+class IdempotencyKeyInUse(PinPayError):
+    code = "idempotency_key_in_use"
+    number = None
+    http_status = 409
+    default_message = "A request with this Idempotency-Key is still being processed."

@@ -2,8 +2,11 @@
 
 from pinpay.audit.models import AuditChainHead, AuditRecord, AuditSeal
 from pinpay.db import Base
+from pinpay.idempotency.models import IdempotencyKey
 from pinpay.ledger.models import JournalEntry, JournalLine
 from pinpay.merchants.models import ApiKey, Merchant, WebhookSecret
+from pinpay.notifications.models import OutboxEvent
+from pinpay.payments.models import CardAssignment, Payment
 from pinpay.vouchers.models import Voucher, VoucherBatch
 
 __all__ = [
@@ -12,9 +15,13 @@ __all__ = [
     "AuditRecord",
     "AuditSeal",
     "Base",
+    "CardAssignment",
+    "IdempotencyKey",
     "JournalEntry",
     "JournalLine",
     "Merchant",
+    "OutboxEvent",
+    "Payment",
     "Voucher",
     "VoucherBatch",
     "WebhookSecret",

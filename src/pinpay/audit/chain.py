@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pinpay.audit.models import AuditChainHead, AuditRecord, AuditSeal
@@ -55,12 +57,20 @@ async def _locked_head(session: AsyncSession, keyring: Keyring) -> AuditChainHea
         select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update()
     )
     if head is None:
+        # Two sealers on a fresh database both find no head: the second to insert must wait for
+        # the first's row and then use it, not fail on the primary key.
         kid, signature = keyring.sign(_head_message(0, GENESIS))
-        head = AuditChainHead(
-            id=1, seq=0, hash=GENESIS, floor_id=0, sign_kid=kid, signature=signature
+        dialect = (await session.connection()).dialect.name
+        insert_head = (pg_insert if dialect == "postgresql" else sqlite_insert)(AuditChainHead)
+        await session.execute(
+            insert_head.values(
+                id=1, seq=0, hash=GENESIS, floor_id=0, sign_kid=kid, signature=signature
+            ).on_conflict_do_nothing(index_elements=["id"])
         )
-        session.add(head)
-        await session.flush()
+        head = await session.scalar(
+            select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update()
+        )
+        assert head is not None
     return head
 
 

@@ -42,6 +42,10 @@ class Voucher(Base):
     face_value: Mapped[int] = mapped_column(BigInteger)
     remaining: Mapped[int] = mapped_column(BigInteger)
     held: Mapped[int] = mapped_column(BigInteger, default=0)
+    # What the latest hold took: an UPDATE that takes "up to x" can only report the amount it
+    # moved through a column it sets (RETURNING sees the new row), so the hot path stays one
+    # statement instead of a read and a write.
+    last_movement: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     currency: Mapped[str] = mapped_column(String(3))
     country: Mapped[str | None] = mapped_column(String(2), nullable=True)
     type_code: Mapped[str] = mapped_column(String(8), default="00001")

@@ -51,10 +51,19 @@ async def get_by_serial(session: AsyncSession, serial: str, *, lock: bool = Fals
 
 
 async def _why_refused(
-    session: AsyncSession, keyring: Keyring, pin: str, currency: str, amount: int
+    session: AsyncSession,
+    keyring: Keyring,
+    pin: str | None,
+    voucher_id: int | None,
+    currency: str,
+    amount: int,
 ) -> tuple[str | None, str]:
     """For the audit log only: the customer always gets the same generic message."""
-    voucher = await find_by_pin(session, keyring, pin)
+    voucher = (
+        await find_by_pin(session, keyring, pin)
+        if pin is not None
+        else await session.get(Voucher, voucher_id)
+    )
     if voucher is None:
         return None, "unknown_pin"
     if voucher.status != ACTIVE:
@@ -68,11 +77,17 @@ async def _why_refused(
     return voucher.serial, "refused"
 
 
-def _refused_follow_up(
-    keyring: Keyring, pin: str, currency: str, amount: int, actor: str, reference: str
+def refused_follow_up(
+    keyring: Keyring,
+    pin: str | None,
+    voucher_id: int | None,
+    currency: str,
+    amount: int,
+    actor: str,
+    reference: str,
 ) -> AfterRollback:
     async def write(session: AsyncSession) -> None:
-        serial, reason = await _why_refused(session, keyring, pin, currency, amount)
+        serial, reason = await _why_refused(session, keyring, pin, voucher_id, currency, amount)
         await audit.record(
             session,
             "voucher.hold",
@@ -112,31 +127,46 @@ async def hold(
     session: AsyncSession,
     keyring: Keyring,
     *,
-    pin: str,
     amount: int,
     currency: str,
     reference: str,
+    pin: str | None = None,
+    voucher_id: int | None = None,
+    partial: bool = False,
     actor: str = "system",
 ) -> Hold:
-    """Move `amount` of a voucher's value from spendable to held, in one round trip.
+    """Move value of one voucher (found by `pin` or `voucher_id`) from spendable to held.
 
-    The UPDATE only matches an active, unexpired voucher of the currency with enough value; the
+    Exactly `amount`, or with `partial` as much as it has up to `amount`. One round trip: the
+    UPDATE only matches an active, unexpired voucher of the currency with enough value, and the
     row it returns is then checked against its signature. Any refusal raises PinNotAccepted, the
     same error for every cause, with the real cause left for the audit log.
     """
+    if (pin is None) == (voucher_id is None):
+        raise ValueError("hold() takes a pin or a voucher_id")
     now = clock.now()
+    found_by = (
+        Voucher.pin_lookup.in_(keyring.pin_lookup_candidates(pin))
+        if pin is not None
+        else Voucher.id == voucher_id
+    )
+    # SET expressions all see the row as it was, so `taken` is min(remaining before, amount).
+    taken = case((Voucher.remaining < amount, Voucher.remaining), else_=amount)
     row = (
         await session.execute(
             update(Voucher)
             .where(
-                Voucher.pin_lookup.in_(keyring.pin_lookup_candidates(pin)),
+                found_by,
                 Voucher.status == ACTIVE,
                 Voucher.currency == currency,
                 Voucher.expires_at > now,
-                Voucher.remaining >= amount,
+                Voucher.remaining > 0 if partial else Voucher.remaining >= amount,
             )
             .values(
-                remaining=Voucher.remaining - amount, held=Voucher.held + amount, updated_at=now
+                remaining=Voucher.remaining - taken,
+                held=Voucher.held + taken,
+                last_movement=taken,
+                updated_at=now,
             )
             .returning(Voucher)
             .execution_options(populate_existing=True)
@@ -144,18 +174,21 @@ async def hold(
     ).scalar_one_or_none()
     if row is None or amount <= 0:
         raise PinNotAccepted(
-            after_rollback=[_refused_follow_up(keyring, pin, currency, amount, actor, reference)]
+            after_rollback=[
+                refused_follow_up(keyring, pin, voucher_id, currency, amount, actor, reference)
+            ]
         )
     if not signing.is_genuine(keyring, row):
         raise VoucherTampered(
             after_rollback=[_tampered_follow_up(row.id, row.serial, actor, reference)]
         )
+    moved = row.last_movement
     await ledger.post(
         session,
         "voucher_hold",
         [
-            ledger.Line(ledger.VOUCHER, row.serial, currency, -amount),
-            ledger.Line(ledger.VOUCHER_HELD, row.serial, currency, amount),
+            ledger.Line(ledger.VOUCHER, row.serial, currency, -moved),
+            ledger.Line(ledger.VOUCHER_HELD, row.serial, currency, moved),
         ],
         reference=reference,
         at=now,
@@ -166,9 +199,9 @@ async def hold(
         actor=actor,
         serial=row.serial,
         subject=reference,
-        details={"amount": amount, "currency": currency},
+        details={"amount": moved, "currency": currency},
     )
-    return Hold(row.id, row.serial, row.currency, row.country, row.type_code, amount, row.remaining)
+    return Hold(row.id, row.serial, row.currency, row.country, row.type_code, moved, row.remaining)
 
 
 async def _move_held(session: AsyncSession, voucher_id: int, amount: int, *, back: bool) -> Voucher:

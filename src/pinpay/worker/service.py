@@ -7,6 +7,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from pinpay.audit.chain import seal_pending
+from pinpay.idempotency import service as idempotency
+from pinpay.payments import service as payments
 from pinpay.kit.log import log
 from pinpay.runtime import Runtime
 
@@ -18,7 +20,21 @@ async def seal_audit_records(runtime: Runtime) -> int:
         return await seal_pending(session, runtime.keyring, runtime.settings.audit_seal_batch)
 
 
-DUTIES: list[tuple[str, Duty]] = [("seal_audit_records", seal_audit_records)]
+async def expire_payments(runtime: Runtime) -> int:
+    async with runtime.transaction() as session:
+        return await payments.expire_due(session)
+
+
+async def purge_idempotency_keys(runtime: Runtime) -> int:
+    async with runtime.transaction() as session:
+        return await idempotency.purge_expired(session)
+
+
+DUTIES: list[tuple[str, Duty]] = [
+    ("expire_payments", expire_payments),
+    ("seal_audit_records", seal_audit_records),
+    ("purge_idempotency_keys", purge_idempotency_keys),
+]
 
 
 async def run_once(runtime: Runtime) -> dict[str, int]:

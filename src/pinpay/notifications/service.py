@@ -1,0 +1,42 @@
+"""The transactional outbox: a notification is owed exactly when the change it reports commits."""
+
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pinpay.kit import clock
+from pinpay.notifications.models import OutboxEvent
+
+PENDING, DELIVERED, FAILED = "PENDING", "DELIVERED", "FAILED"
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    merchant_id: int,
+    event_type: str,
+    data: dict[str, Any],
+    notification_url: str | None,
+    payment_id: int | None = None,
+) -> None:
+    """Write the event row in the caller's transaction: rolled back with it, committed with it."""
+    now = clock.now()
+    await session.execute(
+        insert(OutboxEvent).values(
+            merchant_id=merchant_id,
+            payment_id=payment_id,
+            event_type=event_type,
+            payload={
+                "timestamp": clock.unix_ms(now),
+                "eventType": event_type,
+                "version": "1",
+                "data": data,
+            },
+            notification_url=notification_url,
+            status=PENDING,
+            attempts=0,
+            created_at=now,
+            next_attempt_at=now,
+        )
+    )

@@ -1,0 +1,248 @@
+"""The merchant payments API, wire-compatible with Paysafecard REST v1 (API.md sections 1-4)."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPBasic
+
+from pinpay.errors import DirectPinsDisabled, InvalidRequestParameter
+from pinpay.idempotency.api import respond_once
+from pinpay.kit.clock import as_utc
+from pinpay.kit.money import to_json_number
+from pinpay.merchants.auth import authenticate
+from pinpay.merchants.models import Merchant
+from pinpay.payments import assign, service, validation
+from pinpay.payments.models import Payment
+from pinpay.payments.schemas import (
+    AssignCardsRequest,
+    CheckVoucherRequest,
+    CreatePaymentRequest,
+    PaymentList,
+    PaymentObject,
+    VoucherCheck,
+    payment_object,
+)
+from pinpay.runtime import Runtime
+
+# Declared for the OpenAPI document; the check itself is `authenticate` inside the transaction.
+basic = HTTPBasic(auto_error=False, description="API key as user name, empty password")
+router = APIRouter(prefix="/v1", tags=["payments"])
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Invalid request (error object)"},
+    401: {"description": "Missing or invalid API key (10008)"},
+    403: {"description": "IP not allowed"},
+    404: {"description": "Unknown payment (2002)"},
+}
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def _render(
+    runtime: Runtime, session: Any, payment: Payment, with_missing: bool = False
+) -> dict[str, Any]:
+    cards = (await service.cards_of(session, [payment]))[payment.id]
+    return payment_object(
+        payment, cards, runtime.settings.public_base_url, with_missing=with_missing
+    )
+
+
+@router.post(
+    "/payments",
+    status_code=201,
+    response_model=PaymentObject,
+    response_model_exclude_none=True,
+    responses=ERRORS,
+    dependencies=[],
+    summary="Create a payment",
+)
+async def create_payment(request: Request, body: CreatePaymentRequest) -> JSONResponse:
+    runtime = _runtime(request)
+    async with runtime.unit_of_work() as session:
+        merchant = await authenticate(session, request)
+
+        async def produce() -> dict[str, Any]:
+            new = validation.new_payment(body, merchant)
+            correlation = validation.correlation_id(request.headers.get("correlation-id"))
+            payment = await service.create(session, merchant, new, correlation)
+            return _without_none(await _render(runtime, session, payment))
+
+        return await respond_once(session, request, merchant.id, 201, produce)
+
+
+@router.get(
+    "/payments/{payment_id}",
+    response_model=PaymentObject,
+    response_model_exclude_none=True,
+    responses=ERRORS,
+    summary="Retrieve a payment",
+)
+async def get_payment(request: Request, payment_id: str) -> JSONResponse:
+    runtime = _runtime(request)
+    async with runtime.unit_of_work() as session:
+        merchant = await authenticate(session, request)
+        payment = await service.get(session, merchant, payment_id)
+        return JSONResponse(_without_none(await _render(runtime, session, payment)))
+
+
+def _from_ms(value: int | None, param: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromtimestamp(value / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise InvalidRequestParameter(f"{param} must be Unix milliseconds", param=param) from None
+
+
+@router.get(
+    "/payments",
+    response_model=PaymentList,
+    response_model_exclude_none=True,
+    responses=ERRORS,
+    summary="List payments (ext)",
+)
+async def list_payments(
+    request: Request,
+    status: str | None = Query(None),
+    created_from: int | None = Query(None, description="Unix ms, inclusive"),
+    created_to: int | None = Query(None, description="Unix ms, inclusive"),
+    limit: int = Query(20),
+    starting_after: str | None = Query(None, description="id of the last payment seen"),
+) -> JSONResponse:
+    runtime = _runtime(request)
+    async with runtime.unit_of_work() as session:
+        merchant = await authenticate(session, request)
+        filters = service.ListFilter(
+            status or None,
+            _from_ms(created_from, "created_from"),
+            _from_ms(created_to, "created_to"),
+            limit,
+            starting_after or None,
+        )
+        payments, has_more = await service.list_payments(session, merchant, filters)
+        cards = await service.cards_of(session, payments)
+        base = runtime.settings.public_base_url
+        data = [_without_none(payment_object(p, cards[p.id], base)) for p in payments]
+        return JSONResponse({"object": "list", "data": data, "has_more": has_more})
+
+
+@router.post(
+    "/payments/{payment_id}/capture",
+    response_model=PaymentObject,
+    response_model_exclude_none=True,
+    responses=ERRORS,
+    summary="Capture a payment",
+)
+async def capture_payment(request: Request, payment_id: str) -> JSONResponse:
+    # A body ({"id": ...} or anything else) is accepted and ignored, as real clients send one.
+    runtime = _runtime(request)
+    async with runtime.unit_of_work() as session:
+        merchant = await authenticate(session, request)
+
+        async def produce() -> dict[str, Any]:
+            payment = await service.capture(session, merchant, payment_id)
+            return _without_none(await _render(runtime, session, payment))
+
+        return await respond_once(session, request, merchant.id, 200, produce)
+
+
+@router.post(
+    "/payments/{payment_id}/cancel",
+    response_model=PaymentObject,
+    response_model_exclude_none=True,
+    responses=ERRORS,
+    summary="Cancel a payment (ext)",
+)
+async def cancel_payment(request: Request, payment_id: str) -> JSONResponse:
+    runtime = _runtime(request)
+    async with runtime.unit_of_work() as session:
+        merchant = await authenticate(session, request)
+
+        async def produce() -> dict[str, Any]:
+            service.require_active(merchant)
+            payment = await service.get(session, merchant, payment_id, lock=True)
+            await service.cancel(session, payment, merchant.mid, by_customer=False)
+            return _without_none(await _render(runtime, session, payment))
+
+        return await respond_once(session, request, merchant.id, 200, produce)
+
+
+def _require_direct_pins(merchant: Merchant) -> None:
+    service.require_active(merchant)
+    if not merchant.direct_pins:
+        raise DirectPinsDisabled()
+
+
+@router.post(
+    "/payments/{payment_id}/cards",
+    response_model=PaymentObject,
+    response_model_exclude_none=True,
+    responses=ERRORS,
+    summary="Assign PINs server to server (ext)",
+)
+async def assign_cards(
+    request: Request,
+    payment_id: str,
+    body: AssignCardsRequest,
+) -> JSONResponse:
+    runtime = _runtime(request)
+    async with runtime.unit_of_work() as session:
+        merchant = await authenticate(session, request)
+
+        async def produce() -> dict[str, Any]:
+            _require_direct_pins(merchant)
+            pins = assign.parse_pins(body.pins)
+            payment = await service.get(session, merchant, payment_id, lock=True)
+            result = await assign.assign_pins(
+                session, runtime.keyring, payment, merchant, pins, actor=f"merchant:{merchant.mid}"
+            )
+            return _without_none(
+                payment_object(
+                    result.payment,
+                    result.cards,
+                    runtime.settings.public_base_url,
+                    with_missing=True,
+                )
+            )
+
+        return await respond_once(session, request, merchant.id, 200, produce)
+
+
+@router.post(
+    "/vouchers/check",
+    response_model=VoucherCheck,
+    responses=ERRORS,
+    tags=["vouchers"],
+    summary="Check a voucher's value without spending (ext)",
+)
+async def check_voucher(request: Request, body: CheckVoucherRequest) -> JSONResponse:
+    runtime = _runtime(request)
+    async with runtime.unit_of_work() as session:
+        merchant = await authenticate(session, request)
+        _require_direct_pins(merchant)
+        voucher = await assign.check_voucher(session, runtime.keyring, body.pin)
+        return JSONResponse(
+            {
+                "serial": voucher.serial,
+                "currency": voucher.currency,
+                "remaining": to_json_number(voucher.remaining, voucher.currency),
+                "status": voucher.status,
+                "expires": int(as_utc(voucher.expires_at).timestamp() * 1000),
+            }
+        )
+
+
+def _without_none(body: dict[str, Any]) -> dict[str, Any]:
+    """Paysafecard leaves absent fields out rather than sending null."""
+    cleaned = {k: v for k, v in body.items() if v is not None}
+    if isinstance(cleaned.get("customer"), dict):
+        cleaned["customer"] = {k: v for k, v in cleaned["customer"].items() if v is not None}
+    if isinstance(cleaned.get("card_details"), list):
+        cleaned["card_details"] = [
+            {k: v for k, v in c.items() if v is not None} for c in cleaned["card_details"]
+        ]
+    return cleaned

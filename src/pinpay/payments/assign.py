@@ -1,0 +1,154 @@
+"""Assigning PINs to a payment: the hot path, shared by the hosted page and the direct API.
+
+All or none: every PIN of a request holds value in one transaction or nothing is held. A single
+PIN (the common case) is one conditional UPDATE by its keyed hash; several are first resolved
+to voucher ids in one query, then held in primary-key order so that two payments sharing
+vouchers cannot deadlock.
+"""
+
+from dataclasses import dataclass
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pinpay.errors import InvalidRequestParameter, PinNotAccepted
+from pinpay.kit import clock
+from pinpay.kit.crypto import Keyring
+from pinpay.kit.ids import normalize_pin
+from pinpay.merchants.models import Merchant
+from pinpay.payments import service, states
+from pinpay.payments.models import CardAssignment, Payment
+from pinpay.vouchers import service as vouchers
+from pinpay.vouchers import signing
+from pinpay.vouchers.models import Voucher
+
+MAX_PINS = 10
+
+
+@dataclass(frozen=True)
+class Assigned:
+    payment: Payment
+    cards: list[CardAssignment]
+
+
+def parse_pins(raw: list[object]) -> list[str]:
+    if not raw:
+        raise InvalidRequestParameter("pins must list 1 to 10 PINs", param="pins")
+    if len(raw) > MAX_PINS:
+        raise InvalidRequestParameter("at most 10 PINs per payment", param="pins")
+    pins = []
+    for value in raw:
+        pin = normalize_pin(value) if isinstance(value, str) else None
+        if pin is None:
+            raise PinNotAccepted()
+        pins.append(pin)
+    if len(set(pins)) != len(pins):
+        raise InvalidRequestParameter("the same PIN was given twice", param="pins")
+    return pins
+
+
+async def _voucher_ids_in_key_order(
+    session: AsyncSession, keyring: Keyring, pins: list[str]
+) -> list[tuple[str, int | None]]:
+    digest_to_pin = {d: pin for pin in pins for d in keyring.pin_lookup_candidates(pin)}
+    found = dict(
+        (
+            await session.execute(
+                select(Voucher.pin_lookup, Voucher.id).where(Voucher.pin_lookup.in_(digest_to_pin))
+            )
+        )
+        .tuples()
+        .all()
+    )
+    ids = {digest_to_pin[digest]: voucher_id for digest, voucher_id in found.items()}
+    # Unknown PINs (no id) go first: they fail before any voucher is touched.
+    return sorted(((pin, ids.get(pin)) for pin in pins), key=lambda p: (p[1] is not None, p[1]))
+
+
+async def assign_pins(
+    session: AsyncSession,
+    keyring: Keyring,
+    payment: Payment,
+    merchant: Merchant,
+    pins: list[str],
+    *,
+    actor: str,
+) -> Assigned:
+    """Hold value from `pins` towards `payment` (locked by the caller). Authorizes it once the
+    PINs cover the amount; a voucher worth more than needed keeps the rest."""
+    if payment.status not in states.OPEN:
+        states.next_status(payment.status, "authorize")  # 2017
+    missing = payment.amount - payment.assigned
+    if missing <= 0:
+        raise InvalidRequestParameter("the payment is covered already", param="pins")
+    targets: list[tuple[str, int | None]] = (
+        [(pins[0], None)]
+        if len(pins) == 1
+        else await _voucher_ids_in_key_order(session, keyring, pins)
+    )
+    now = clock.now()
+    new_cards = []
+    for pin, voucher_id in targets:
+        if missing <= 0:
+            break  # covered before the last PIN: the rest stay untouched
+        if len(pins) > 1 and voucher_id is None:
+            raise PinNotAccepted(
+                after_rollback=[
+                    vouchers.refused_follow_up(
+                        keyring, pin, None, payment.currency, missing, actor, payment.public_id
+                    )
+                ]
+            )
+        hold = await vouchers.hold(
+            session,
+            keyring,
+            amount=missing,
+            currency=payment.currency,
+            reference=payment.public_id,
+            pin=pin if voucher_id is None else None,
+            voucher_id=voucher_id,
+            partial=True,
+            actor=actor,
+        )
+        missing -= hold.amount
+        new_cards.append(
+            {
+                "payment_id": payment.id,
+                "voucher_id": hold.voucher_id,
+                "serial": hold.serial,
+                "amount": hold.amount,
+                "currency": hold.currency,
+                "country": hold.country,
+                "type_code": hold.type_code,
+                "status": service.HELD,
+                "created_at": now,
+            }
+        )
+    await session.execute(insert(CardAssignment), new_cards)
+    payment.assigned = payment.amount - missing
+    payment.updated_at = now
+    cards = (await service.cards_of(session, [payment]))[payment.id]
+    if missing == 0:
+        await service.mark_authorized(session, payment, merchant, cards, actor)
+    else:
+        await session.flush()
+    return Assigned(payment, cards)
+
+
+async def check_voucher(
+    session: AsyncSession,
+    keyring: Keyring,
+    pin_text: object,
+) -> Voucher:
+    """The direct API's balance check: the voucher if it could pay now, else the generic refusal."""
+    pin = normalize_pin(pin_text) if isinstance(pin_text, str) else None
+    voucher = await vouchers.find_by_pin(session, keyring, pin) if pin else None
+    if (
+        voucher is None
+        or voucher.status != "ACTIVE"
+        or voucher.expires_at <= clock.now()
+        or voucher.remaining <= 0
+        or not signing.is_genuine(keyring, voucher)
+    ):
+        raise PinNotAccepted()
+    return voucher
