@@ -24,6 +24,8 @@ from pinpay.migrations import upgrade
 from pinpay.models import Base
 from pinpay.runtime import Runtime
 
+pytest_plugins = ["tests.api_client"]
+
 DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -93,8 +95,9 @@ def keyring() -> Keyring:
 
 @pytest.fixture
 def settings(database_url: str, keyring: Keyring, tmp_path: Path) -> Settings:
+    # No refusal floor: tests that measure it set it themselves.
     return Settings(database_url=database_url, keys_file=tmp_path / "pinpay.keys",
-                    keys_json=keyring.to_json(), log_json=True)
+                    keys_json=keyring.to_json(), log_json=True, pin_refusal_floor_ms=0)
 
 
 @pytest.fixture

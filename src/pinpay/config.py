@@ -26,6 +26,21 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=20, ge=0)
 
+    # Lockouts (API.md 3): wrong PINs per key within the window lock that key; each repeat
+    # lockout lasts twice as long as the one before.
+    lockout_threshold: int = Field(default=5, ge=1)
+    lockout_window_seconds: int = Field(default=15 * 60, ge=1)
+    lockout_seconds: int = Field(default=30 * 60, ge=1)
+    # A merchant's whole traffic is a much wider key than one customer's.
+    merchant_lockout_threshold: int = Field(default=200, ge=1)
+    # Global tripwire: wrong PINs per minute across all merchants before PIN entry pauses.
+    global_wrong_pins_per_minute: int = Field(default=600, ge=1)
+    global_pause_seconds: int = Field(default=60, ge=1)
+    # Every refused PIN answer takes at least this long, so timing tells nothing.
+    pin_refusal_floor_ms: int = Field(default=250, ge=0)
+    # Shared counters in Redis (several servers); the database otherwise.
+    redis_url: str | None = None
+
     # How many audit records the worker seals into the hash chain per transaction.
     audit_seal_batch: int = Field(default=1000, ge=1)
     worker_poll_seconds: float = Field(default=1.0, gt=0)

@@ -6,8 +6,10 @@ import time
 
 import structlog
 from starlette.datastructures import MutableHeaders
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from pinpay.errors import PinPayError
 from pinpay.kit.log import log
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
@@ -26,17 +28,28 @@ class RequestIdMiddleware:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
+        # Kept for the refusal floor: a refused PIN answers no sooner than a fixed time after this.
+        scope.setdefault("state", {})["started"] = started
         status = 500
+        answered = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, answered = message["status"], True
                 MutableHeaders(scope=message).append("X-Request-ID", request_id)
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as error:
+            # Answered here rather than by the app's outermost handler, which runs outside this
+            # middleware: the 500 and its log line must carry the request id, as every other does.
+            if answered:
+                raise
+            log.error("http.unhandled", error=type(error).__name__, exc_info=error)
+            response = JSONResponse(PinPayError().to_body(), status_code=PinPayError.http_status)
+            await response(scope, receive, send_with_id)
         finally:
             # The path only: query strings may carry anything a client chose to put there.
             log.info(

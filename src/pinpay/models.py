@@ -2,6 +2,7 @@
 
 from pinpay.audit.models import AuditChainHead, AuditRecord, AuditSeal
 from pinpay.db import Base
+from pinpay.fraud.models import Lockout, PinFailure
 from pinpay.idempotency.models import IdempotencyKey
 from pinpay.ledger.models import JournalEntry, JournalLine
 from pinpay.merchants.models import ApiKey, Merchant, WebhookSecret
@@ -19,9 +20,11 @@ __all__ = [
     "IdempotencyKey",
     "JournalEntry",
     "JournalLine",
+    "Lockout",
     "Merchant",
     "OutboxEvent",
     "Payment",
+    "PinFailure",
     "Voucher",
     "VoucherBatch",
     "WebhookSecret",

@@ -5,12 +5,13 @@ Built once per process (server, worker, CLI command) and handed down; nothing re
 
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from pinpay.config import Settings
 from pinpay.db import create_engine, session_factory, transaction, unit_of_work
+from pinpay.fraud.service import Guard
 from pinpay.kit.crypto import Keyring, load_keyring
 
 
@@ -20,6 +21,17 @@ class Runtime:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     keyring: Keyring
+    guard: Guard = field(init=False)
+
+    def __post_init__(self) -> None:
+        counters = None
+        if self.settings.redis_url:
+            from redis.asyncio import Redis
+
+            from pinpay.fraud.redis_counters import RedisCounters
+
+            counters = RedisCounters(Redis.from_url(self.settings.redis_url))
+        self.guard = Guard(self.settings, self.keyring, counters)
 
     @classmethod
     def build(cls, settings: Settings, keyring: Keyring | None = None) -> "Runtime":

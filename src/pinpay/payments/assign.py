@@ -51,16 +51,10 @@ async def _voucher_ids_in_key_order(
     session: AsyncSession, keyring: Keyring, pins: list[str]
 ) -> list[tuple[str, int | None]]:
     digest_to_pin = {d: pin for pin in pins for d in keyring.pin_lookup_candidates(pin)}
-    found = dict(
-        (
-            await session.execute(
-                select(Voucher.pin_lookup, Voucher.id).where(Voucher.pin_lookup.in_(digest_to_pin))
-            )
-        )
-        .tuples()
-        .all()
+    rows = await session.execute(
+        select(Voucher.pin_lookup, Voucher.id).where(Voucher.pin_lookup.in_(digest_to_pin))
     )
-    ids = {digest_to_pin[digest]: voucher_id for digest, voucher_id in found.items()}
+    ids = {digest_to_pin[digest]: voucher_id for digest, voucher_id in rows}
     # Unknown PINs (no id) go first: they fail before any voucher is touched.
     return sorted(((pin, ids.get(pin)) for pin in pins), key=lambda p: (p[1] is not None, p[1]))
 

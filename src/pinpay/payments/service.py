@@ -332,3 +332,29 @@ async def mark_authorized(
     """Covered: start the disposition window and tell the merchant (ASSIGN_CARDS)."""
     payment.expires_at = clock.now() + timedelta(seconds=merchant.disposition_seconds)
     await change_status(session, payment, "authorize", merchant.mid, actor=actor, cards=cards)
+
+
+async def by_page_token(
+    session: AsyncSession,
+    page_token: str,
+    *,
+    lock: bool = False,
+) -> tuple[Payment, Merchant] | None:
+    """The payment behind a hosted page address, with its merchant; None for a made-up one."""
+    query = (
+        select(Payment, Merchant)
+        .join(Merchant, Merchant.id == Payment.merchant_id)
+        .where(Payment.page_token == page_token)
+    )
+    if lock:
+        query = query.with_for_update(of=Payment)
+    row = (await session.execute(query)).first()
+    return (row[0], row[1]) if row else None
+
+
+async def customer_opened(session: AsyncSession, payment: Payment, merchant: Merchant) -> None:
+    """The customer reached the page: INITIATED becomes REDIRECTED; a lapsed one expires now."""
+    if payment.status in states.OPEN and payment.expires_at <= clock.now():
+        await expire_one(session, payment.id, merchant.mid)
+    elif payment.status == states.INITIATED:
+        await change_status(session, payment, "redirect", merchant.mid, actor="customer")

@@ -8,8 +8,8 @@ from collections.abc import Awaitable, Callable
 
 from pinpay.audit.chain import seal_pending
 from pinpay.idempotency import service as idempotency
-from pinpay.payments import service as payments
 from pinpay.kit.log import log
+from pinpay.payments import service as payments
 from pinpay.runtime import Runtime
 
 Duty = Callable[[Runtime], Awaitable[int]]

@@ -247,6 +247,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in APPEND_ONLY:
         _allow_update_and_delete(table)
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS pinpay_refuse_change()")
     with op.batch_alter_table("voucher", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_voucher_status"))
         batch_op.drop_index(batch_op.f("ix_voucher_batch_id"))
