@@ -41,6 +41,14 @@ class Settings(BaseSettings):
     # Shared counters in Redis (several servers); the database otherwise.
     redis_url: str | None = None
 
+    # Notifications: attempts before an event is marked failed, the first retry delay (doubled
+    # each time, with jitter), and whether private/loopback receivers are allowed (demo, tests).
+    webhook_max_attempts: int = Field(default=8, ge=6)
+    webhook_first_retry_seconds: float = Field(default=30.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0)
+    webhook_allow_private: bool = False
+    webhook_batch: int = Field(default=20, ge=1)
+
     # How many audit records the worker seals into the hash chain per transaction.
     audit_seal_batch: int = Field(default=1000, ge=1)
     worker_poll_seconds: float = Field(default=1.0, gt=0)

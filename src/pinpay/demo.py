@@ -1,6 +1,9 @@
 """What `pinpay demo` sets up: keys, schema, a demo merchant with a fresh key, demo vouchers."""
 
+import importlib.util
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -29,7 +32,14 @@ def prepare_keys_and_schema(settings: Settings) -> None:
     upgrade(settings.database_url)
 
 
-async def prepare_demo(settings: Settings, voucher_count: int = 5) -> None:
+@dataclass(frozen=True)
+class DemoMerchant:
+    mid: str
+    api_key: str
+    webhook_secrets: list[str]
+
+
+async def prepare_demo(settings: Settings, voucher_count: int = 5) -> DemoMerchant:
     """The demo merchant (a fresh API key each run) and a few vouchers, printed once."""
     async with open_runtime(settings) as runtime, runtime.transaction() as session:
         merchant = await session.scalar(select(Merchant).where(Merchant.name == DEMO_MERCHANT))
@@ -58,6 +68,7 @@ async def prepare_demo(settings: Settings, voucher_count: int = 5) -> None:
             country="AT",
             actor="demo",
         )
+        secrets = await merchants.webhook_secrets(session, runtime.keyring, merchant)
 
     console.print(f"\nDemo merchant [bold]{merchant.name}[/bold]  mid {merchant.mid}")
     console.print(f"API key (new for this run): [bold]{api_key}[/bold]")
@@ -71,3 +82,20 @@ async def prepare_demo(settings: Settings, voucher_count: int = 5) -> None:
             format_money(voucher.face_value, voucher.currency),
         )
     console.print(table)
+    return DemoMerchant(merchant.mid, api_key, secrets)
+
+
+def load_demo_shop(api_base: str, merchant: DemoMerchant, shop_base: str) -> Any | None:
+    """The demo shop from the checkout's examples/ (None when PinPay runs without a checkout)."""
+    candidates = [
+        Path.cwd() / "examples" / "demo_shop" / "app.py",
+        Path(__file__).resolve().parents[2] / "examples" / "demo_shop" / "app.py",
+    ]
+    path = next((c for c in candidates if c.exists()), None)
+    if path is None:
+        return None
+    spec = importlib.util.spec_from_file_location("pinpay_demo_shop", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.create_shop(api_base, merchant.api_key, merchant.webhook_secrets, shop_base)

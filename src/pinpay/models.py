@@ -6,7 +6,7 @@ from pinpay.fraud.models import Lockout, PinFailure
 from pinpay.idempotency.models import IdempotencyKey
 from pinpay.ledger.models import JournalEntry, JournalLine
 from pinpay.merchants.models import ApiKey, Merchant, WebhookSecret
-from pinpay.notifications.models import OutboxEvent
+from pinpay.notifications.models import OutboxEvent, WebhookAttempt
 from pinpay.payments.models import CardAssignment, Payment
 from pinpay.vouchers.models import Voucher, VoucherBatch
 
@@ -27,5 +27,6 @@ __all__ = [
     "PinFailure",
     "Voucher",
     "VoucherBatch",
+    "WebhookAttempt",
     "WebhookSecret",
 ]

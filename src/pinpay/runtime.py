@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from pinpay.config import Settings
@@ -22,6 +23,9 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
     keyring: Keyring
     guard: Guard = field(init=False)
+    # Outbound HTTP (notifications) goes through this transport when set: tests inject a fake
+    # merchant server here, the only third party PinPay talks to.
+    http_transport: httpx.AsyncBaseTransport | None = None
 
     def __post_init__(self) -> None:
         counters = None

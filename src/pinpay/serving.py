@@ -2,6 +2,7 @@
 
 import asyncio
 import signal
+import threading
 
 import typer
 import uvicorn
@@ -51,27 +52,47 @@ def worker(once: bool = typer.Option(False, help="One round of every duty, then 
 def demo(
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(8000),
+    shop_port: int = typer.Option(8001, help="Port of the demo shop (examples/demo_shop)."),
     vouchers: int = typer.Option(5, min=1, max=100),
 ) -> None:
-    """One command: keys, an embedded SQLite database, a demo merchant and vouchers, the server."""
-    from pinpay.demo import prepare_demo, prepare_keys_and_schema
+    """One command: keys, an embedded SQLite database, a demo merchant and vouchers, the server
+    and the demo shop that pays through it."""
+    from pinpay.app import create_app
+    from pinpay.demo import load_demo_shop, prepare_demo, prepare_keys_and_schema
 
+    base, shop_base = f"http://{host}:{port}", f"http://{host}:{shop_port}"
     current = settings().model_copy(
         update={
             "demo_mode": True,
             "embedded_worker": True,
-            "public_base_url": f"http://{host}:{port}",
+            "public_base_url": base,
+            # The demo shop listens on this machine: let notifications reach it.
+            "webhook_allow_private": True,
+            "webhook_first_retry_seconds": 2.0,
+            "worker_poll_seconds": 0.5,
         }
     )
     prepare_keys_and_schema(current)
-    run(prepare_demo(current, voucher_count=vouchers))
-    from pinpay.app import create_app
-
+    merchant = run(prepare_demo(current, voucher_count=vouchers))
+    shop = load_demo_shop(base, merchant, shop_base)
+    shop_server = None
+    if shop is not None:
+        shop_server = uvicorn.Server(
+            uvicorn.Config(shop, host=host, port=shop_port, access_log=False, log_level="warning")
+        )
+        # Its own thread and loop: uvicorn leaves signal handling to the main thread's server.
+        threading.Thread(target=shop_server.run, name="demo-shop", daemon=True).start()
+        out.print(f"\nDemo shop: [bold]{shop_base}[/bold]  (buy something, pay with a PIN above)")
     out.print(
-        f"\nPinPay is serving on http://{host}:{port}  (health: /health, API docs: /docs)"
-        "\nPress Ctrl+C to stop."
+        f"PinPay is serving on {base}  (health: /health, API docs: /docs)\nPress Ctrl+C to stop."
     )
-    uvicorn.run(create_app(current), host=host, port=port, access_log=False, log_level="warning")
+    try:
+        uvicorn.run(
+            create_app(current), host=host, port=port, access_log=False, log_level="warning"
+        )
+    finally:
+        if shop_server is not None:
+            shop_server.should_exit = True
 
 
 def register(app: typer.Typer) -> None:

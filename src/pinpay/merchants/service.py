@@ -136,3 +136,22 @@ async def merchant_for_api_key(session: AsyncSession, api_key: str) -> Merchant 
 
 async def get_by_mid(session: AsyncSession, mid: str) -> Merchant | None:
     return await session.scalar(select(Merchant).where(Merchant.mid == mid))
+
+
+async def webhook_secrets(
+    session: AsyncSession,
+    keyring: Keyring,
+    merchant: Merchant,
+) -> list[str]:
+    """Every secret that signs now: the newest, plus an older one still inside its overlap."""
+    rows = await session.scalars(
+        select(WebhookSecret)
+        .where(WebhookSecret.merchant_id == merchant.id)
+        .order_by(WebhookSecret.id.desc())
+    )
+    now = clock.now()
+    return [
+        keyring.open(row.seal_kid, row.sealed, f"webhook:{merchant.mid}".encode()).decode()
+        for row in rows
+        if row.expires_at is None or row.expires_at > now
+    ]

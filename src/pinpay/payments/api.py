@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBasic
 
 from pinpay.errors import DirectPinsDisabled, InvalidRequestParameter
+from pinpay.fraud.service import Subject
 from pinpay.idempotency.api import respond_once
 from pinpay.kit.clock import as_utc
 from pinpay.kit.money import to_json_number
@@ -195,11 +196,25 @@ async def assign_cards(
 
         async def produce() -> dict[str, Any]:
             _require_direct_pins(merchant)
-            pins = assign.parse_pins(body.pins)
             payment = await service.get(session, merchant, payment_id, lock=True)
-            result = await assign.assign_pins(
-                session, runtime.keyring, payment, merchant, pins, actor=f"merchant:{merchant.mid}"
+            # The same lockouts as the hosted page (API.md 4): refused at once while one holds,
+            # and every refused PIN (malformed ones too) counts against each key.
+            subject = Subject(
+                merchant=merchant.mid,
+                payment=payment.public_id,
+                customer=payment.customer_id,
+                ip=payment.customer_ip,
             )
+            async with runtime.guard.attempt(session, subject):
+                pins = assign.parse_pins(body.pins)
+                result = await assign.assign_pins(
+                    session,
+                    runtime.keyring,
+                    payment,
+                    merchant,
+                    pins,
+                    actor=f"merchant:{merchant.mid}",
+                )
             return _without_none(
                 payment_object(
                     result.payment,
@@ -224,7 +239,8 @@ async def check_voucher(request: Request, body: CheckVoucherRequest) -> JSONResp
     async with runtime.unit_of_work() as session:
         merchant = await authenticate(session, request)
         _require_direct_pins(merchant)
-        voucher = await assign.check_voucher(session, runtime.keyring, body.pin)
+        async with runtime.guard.attempt(session, Subject(merchant=merchant.mid)):
+            voucher = await assign.check_voucher(session, runtime.keyring, body.pin)
         return JSONResponse(
             {
                 "serial": voucher.serial,

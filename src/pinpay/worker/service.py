@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from pinpay.audit.chain import seal_pending
 from pinpay.idempotency import service as idempotency
 from pinpay.kit.log import log
+from pinpay.notifications.delivery import deliver_due
 from pinpay.payments import service as payments
 from pinpay.runtime import Runtime
 
@@ -32,6 +33,7 @@ async def purge_idempotency_keys(runtime: Runtime) -> int:
 
 DUTIES: list[tuple[str, Duty]] = [
     ("expire_payments", expire_payments),
+    ("deliver_notifications", deliver_due),
     ("seal_audit_records", seal_audit_records),
     ("purge_idempotency_keys", purge_idempotency_keys),
 ]
