@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
-from pinpay import __version__
+from pinpay import __version__, openapi
 from pinpay.config import Settings, get_settings
 from pinpay.handlers import install_error_handlers
 from pinpay.kit.log import configure_logging, log
@@ -54,6 +54,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.mount(
         "/static", StaticFiles(directory=Path(pages.__file__).parent / "static"), name="static"
     )
+
+    openapi.install(app)
 
     @app.get("/health", tags=["operations"])
     async def health() -> JSONResponse:

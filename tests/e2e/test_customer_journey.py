@@ -7,8 +7,8 @@ from typing import Any
 from pinpay.kit.ids import group_pin
 from pinpay.runtime import Runtime
 from pinpay.vouchers import service as vouchers
-from tests.e2e.conftest import ServerThread, free_port
 from tests.factories import create_merchant, issue_vouchers
+from tests.servers import ServerThread, free_port
 
 SHOP = Path(__file__).resolve().parents[2] / "examples" / "demo_shop" / "app.py"
 

@@ -30,12 +30,8 @@ from pinpay.runtime import Runtime
 # Declared for the OpenAPI document; the check itself is `authenticate` inside the transaction.
 basic = HTTPBasic(auto_error=False, description="API key as user name, empty password")
 router = APIRouter(prefix="/v1", tags=["payments"])
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Invalid request (error object)"},
-    401: {"description": "Missing or invalid API key (10008)"},
-    403: {"description": "IP not allowed"},
-    404: {"description": "Unknown payment (2002)"},
-}
+# Error responses are documented for every /v1 route by pinpay.openapi.
+ERRORS: dict[int | str, dict[str, Any]] = {}
 
 
 def _runtime(request: Request) -> Runtime:

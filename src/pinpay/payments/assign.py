@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pinpay.errors import InvalidRequestParameter, PinNotAccepted
+from pinpay.audit import service as audit
+from pinpay.errors import InvalidRequestParameter, PaymentInvalidState, PinNotAccepted
 from pinpay.kit import clock
 from pinpay.kit.crypto import Keyring
 from pinpay.kit.ids import normalize_pin
@@ -72,6 +73,22 @@ async def assign_pins(
     PINs cover the amount; a voucher worth more than needed keeps the rest."""
     if payment.status not in states.OPEN:
         states.next_status(payment.status, "authorize")  # 2017
+    if payment.expires_at <= clock.now():
+        # The 30 minutes ran out before the worker noticed: refuse, and expire the payment now
+        # in a transaction of its own (as a late capture does), releasing any partial holds.
+        raise PaymentInvalidState(
+            "The payment expired before it was authorized.",
+            after_rollback=[
+                service.expire_follow_up(payment.id, merchant.mid),
+                audit.rejection(
+                    "payment.authorize",
+                    actor=actor,
+                    merchant_mid=merchant.mid,
+                    subject=payment.public_id,
+                    reason="authorization_expired",
+                ),
+            ],
+        )
     missing = payment.amount - payment.assigned
     if missing <= 0:
         raise InvalidRequestParameter("the payment is covered already", param="pins")

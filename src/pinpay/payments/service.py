@@ -247,7 +247,7 @@ async def _settle_holds(
     return cards
 
 
-def _expire_follow_up(payment_id: int, merchant_mid: str) -> AfterRollback:
+def expire_follow_up(payment_id: int, merchant_mid: str) -> AfterRollback:
     async def write(session: AsyncSession) -> None:
         await expire_one(session, payment_id, merchant_mid)
 
@@ -263,7 +263,7 @@ async def capture(session: AsyncSession, merchant: Merchant, public_id: str) -> 
         # expires now, in a transaction of its own, so its hold goes back at once.
         raise DispositionExpired(
             after_rollback=[
-                _expire_follow_up(payment.id, merchant.mid),
+                expire_follow_up(payment.id, merchant.mid),
                 audit.rejection(
                     "payment.capture",
                     actor=actor,

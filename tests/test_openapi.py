@@ -1,0 +1,50 @@
+"""The OpenAPI document matches what the API answers: a short schemathesis run against a live
+server checks every documented operation for 5xx, undocumented statuses and schema breaks."""
+
+import base64
+from typing import Any
+
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from pinpay.runtime import Runtime
+from tests.factories import create_merchant
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+
+async def test_every_operation_conforms_to_the_document(
+    runtime: Runtime, pinpay_server: str
+) -> None:
+    merchant = await create_merchant(runtime)
+    auth = {"Authorization": "Basic " + base64.b64encode(merchant.api_key.encode()).decode()}
+    schema = schemathesis.openapi.from_url(f"{pinpay_server}/openapi.json")
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert {op.path for op in operations} >= {
+        "/v1/payments",
+        "/v1/payments/{payment_id}",
+        "/v1/payments/{payment_id}/capture",
+        "/v1/vouchers/check",
+        "/health",
+    }
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=8, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
+        def conforms(case: Any) -> None:
+            case.call_and_validate(base_url=pinpay_server, headers=auth, checks=CHECKS)
+
+        conforms()
