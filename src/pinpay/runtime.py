@@ -59,6 +59,7 @@ class Runtime:
         return unit_of_work(self.sessions)
 
     async def close(self) -> None:
+        await self.guard.counters.close()
         await self.engine.dispose()
 
 

@@ -20,8 +20,14 @@ class RedisCounters:
         self.redis = redis
 
     async def locked(self, session: AsyncSession, keys: list[Key], now: datetime) -> bool:
+        # The key's own expiry ends a lockout; comparing `until` too keeps the injected clock
+        # (tests, simulations) in charge, as it is for the SQL counters.
         values = await self.redis.mget([f"{PREFIX}lock:{k.hash}" for k in keys])
-        return any(values)
+        return any(
+            datetime.fromisoformat(v.decode() if isinstance(v, bytes) else v) > now
+            for v in values
+            if v
+        )
 
     async def count_failure(
         self,
@@ -58,3 +64,6 @@ class RedisCounters:
 
     async def purge(self, session: AsyncSession, older_than: datetime) -> int:
         return 0  # Redis keys expire by themselves
+
+    async def close(self) -> None:
+        await self.redis.aclose()

@@ -125,6 +125,9 @@ class SqlCounters:
         await session.execute(delete(PinFailure).where(PinFailure.key_hash == key.hash))
         return level, until
 
+    async def close(self) -> None:
+        """Nothing to release: the rows live in the database."""
+
     async def purge(self, session: AsyncSession, older_than: datetime) -> int:
         result = await session.execute(delete(PinFailure).where(PinFailure.created_at < older_than))
         return int(getattr(result, "rowcount", 0) or 0)
@@ -148,6 +151,8 @@ class Counters(Protocol):
     ) -> tuple[int, datetime]: ...
 
     async def purge(self, session: AsyncSession, older_than: datetime) -> int: ...
+
+    async def close(self) -> None: ...
 
 
 class Guard:
