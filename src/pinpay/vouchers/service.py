@@ -144,6 +144,12 @@ async def hold(
     """
     if (pin is None) == (voucher_id is None):
         raise ValueError("hold() takes a pin or a voucher_id")
+    if amount <= 0:
+        raise PinNotAccepted(
+            after_rollback=[
+                refused_follow_up(keyring, pin, voucher_id, currency, amount, actor, reference)
+            ]
+        )
     now = clock.now()
     found_by = (
         Voucher.pin_lookup.in_(keyring.pin_lookup_candidates(pin))
@@ -172,7 +178,7 @@ async def hold(
             .execution_options(populate_existing=True)
         )
     ).scalar_one_or_none()
-    if row is None or amount <= 0:
+    if row is None:
         raise PinNotAccepted(
             after_rollback=[
                 refused_follow_up(keyring, pin, voucher_id, currency, amount, actor, reference)
