@@ -30,6 +30,21 @@ DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test marked postgres_only (or sqlite_only) exists only for that backend: its other
+    variant is deselected, not skipped, so that a skip always means a missing service."""
+    keep, drop = [], []
+    for item in items:
+        backend = getattr(getattr(item, "callspec", None), "params", {}).get("backend")
+        wrong = (backend == "sqlite" and item.get_closest_marker("postgres_only")) or (
+            backend == "postgresql" and item.get_closest_marker("sqlite_only")
+        )
+        (drop if wrong else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 def _asyncpg_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 

@@ -104,6 +104,8 @@ def scratch_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
     try:
         asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
     except (OSError, asyncpg.PostgresError, TimeoutError):
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("PostgreSQL is required in CI")
         pytest.skip("PostgreSQL is not reachable (set PINPAY_TEST_DATABASE_URL)")
     try:
         yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)

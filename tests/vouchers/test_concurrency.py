@@ -41,8 +41,6 @@ async def wide_runtime(
 ) -> AsyncIterator[Runtime]:
     """PostgreSQL with a connection for every task (the `runtime` fixture has emptied the
     tables); no overflow, so the race never holds more connections than it has tasks."""
-    if backend != "postgresql":
-        pytest.skip("true concurrency on one row needs PostgreSQL; SQLite has its own test")
     wide = Runtime.build(
         settings.model_copy(update={"db_pool_size": PG_TASKS, "db_max_overflow": 0}),
         runtime.keyring,
@@ -164,9 +162,8 @@ async def test_seventy_times_fifty_spends_exactly_fourteen_on_postgresql(
     await _assert_consistent(wide_runtime, race)
 
 
+@pytest.mark.sqlite_only
 async def test_concurrent_spends_queue_on_sqlite(backend: str, runtime: Runtime) -> None:
-    if backend != "sqlite":
-        pytest.skip("the SQLite variant; PostgreSQL runs fifty tasks above")
     race = await _race(runtime, [70, 250, 400, 120, 30, 250, 70, 400, 10, 120])
     assert race.accepted and race.refused
     await _assert_consistent(runtime, race)
