@@ -111,8 +111,13 @@ def keyring() -> Keyring:
 @pytest.fixture
 def settings(database_url: str, keyring: Keyring, tmp_path: Path) -> Settings:
     # No refusal floor: tests that measure it set it themselves.
-    return Settings(database_url=database_url, keys_file=tmp_path / "pinpay.keys",
-                    keys_json=keyring.to_json(), log_json=True, pin_refusal_floor_ms=0)
+    return Settings(
+        database_url=database_url,
+        keys_file=tmp_path / "pinpay.keys",
+        keys_json=keyring.to_json(),
+        log_json=True,
+        pin_refusal_floor_ms=0,
+    )
 
 
 @pytest.fixture

@@ -7,13 +7,21 @@ from pinpay.vouchers import issuance
 
 
 async def issue_vouchers(
-    runtime: Runtime, count: int = 1, face_value: int = 2500, currency: str = "EUR",
-    country: str | None = "AT", keyring: Keyring | None = None,
+    runtime: Runtime,
+    count: int = 1,
+    face_value: int = 2500,
+    currency: str = "EUR",
+    country: str | None = "AT",
+    keyring: Keyring | None = None,
 ) -> issuance.IssuedBatch:
     async with runtime.transaction() as session:
         return await issuance.issue_batch(
-            session, keyring or runtime.keyring, count=count, face_value=face_value,
-            currency=currency, country=country,
+            session,
+            keyring or runtime.keyring,
+            count=count,
+            face_value=face_value,
+            currency=currency,
+            country=country,
         )
 
 

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     pin_refusal_floor_ms: int = Field(default=250, ge=0)
     # Shared counters in Redis (several servers); the database otherwise.
     redis_url: str | None = None
+    redis_key_prefix: str = "pinpay:lockout:"
 
     # Notifications: attempts before an event is marked failed, the first retry delay (doubled
     # each time, with jitter), and whether private/loopback receivers are allowed (demo, tests).

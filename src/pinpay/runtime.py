@@ -34,7 +34,9 @@ class Runtime:
 
             from pinpay.fraud.redis_counters import RedisCounters
 
-            counters = RedisCounters(Redis.from_url(self.settings.redis_url))
+            counters = RedisCounters(
+                Redis.from_url(self.settings.redis_url), self.settings.redis_key_prefix
+            )
         self.guard = Guard(self.settings, self.keyring, counters)
 
     @classmethod

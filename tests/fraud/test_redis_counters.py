@@ -1,7 +1,8 @@
 """The same lockouts with the counters in Redis (PINPAY_REDIS_URL), for several servers.
 
-Uses database 15 of the Redis at 127.0.0.1:6379, flushed before and after each test. Without a
-Redis these tests are skipped; with CI=true a missing Redis fails them.
+Uses database 15 of the Redis at 127.0.0.1:6379 under a key prefix of each test's own, removed
+afterwards, so that runs on one machine do not disturb each other. Without a Redis these tests
+are skipped; with CI=true a missing Redis fails them.
 
 Redis expires a lockout by itself (a key with a TTL), in real time: the injectable clock moves
 the failure window but not a Redis TTL, so the expiry tests use short lockouts and wait.
@@ -20,7 +21,6 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import func, select
 
 from pinpay.fraud.models import Lockout, PinFailure
-from pinpay.fraud.redis_counters import PREFIX
 from pinpay.runtime import Runtime
 from tests.api_client import Shop
 from tests.factories import issue_vouchers
@@ -40,6 +40,7 @@ from tests.fraud.test_lockouts import (
 )
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
+PREFIX = f"pinpay:test:{os.getpid()}:{secrets.token_hex(4)}:"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -53,11 +54,12 @@ async def redis() -> AsyncIterator[Redis]:
         if IN_CI:
             pytest.fail(f"Redis is required in CI and unreachable at {REDIS_URL}: {exc}")
         pytest.skip(f"Redis is not reachable at {REDIS_URL}")
-    await client.flushdb()
     try:
         yield client
     finally:
-        await client.flushdb()
+        names = [name async for name in client.scan_iter(f"{PREFIX}*")]
+        if names:
+            await client.delete(*names)
         await client.aclose()
 
 
@@ -68,7 +70,7 @@ async def tuned(runtime: Runtime, shop: Shop, redis: Redis) -> AsyncIterator[Tun
 
 
 async def redis_env(tuned: Tune, **update: object) -> Env:
-    env = await tuned(redis_url=REDIS_URL, **update)
+    env = await tuned(redis_url=REDIS_URL, redis_key_prefix=PREFIX, **update)
     assert type(env.runtime.guard.counters).__name__ == "RedisCounters"
     return env
 

@@ -26,7 +26,8 @@ async def test_create_assign_capture(runtime: Runtime, shop: Shop) -> None:
 
 
 async def test_wrong_key_is_10008(api: httpx.AsyncClient) -> None:
-    response = await api.post("/v1/payments", json=payment_body(),
-                              headers={"Authorization": "Basic Zm9vOg=="})
+    response = await api.post(
+        "/v1/payments", json=payment_body(), headers={"Authorization": "Basic Zm9vOg=="}
+    )
     assert response.status_code == 401
     assert response.json()["number"] == 10008

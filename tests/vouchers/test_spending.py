@@ -13,12 +13,14 @@ async def test_hold_capture_release_move_value_and_journal(runtime: Runtime) -> 
     batch = await issue_vouchers(runtime, count=1, face_value=2500)
     pin = batch.vouchers[0].pin
     async with runtime.transaction() as session:
-        held = await service.hold(session, runtime.keyring, pin=pin, amount=1000,
-                                  currency="EUR", reference="pay_1")
+        held = await service.hold(
+            session, runtime.keyring, pin=pin, amount=1000, currency="EUR", reference="pay_1"
+        )
     assert held.amount == 1000 and held.remaining_after == 1500
     async with runtime.transaction() as session:
-        await service.capture(session, held.voucher_id, 600, merchant_mid="1000000001",
-                              reference="pay_1")
+        await service.capture(
+            session, held.voucher_id, 600, merchant_mid="1000000001", reference="pay_1"
+        )
         await service.release(session, held.voucher_id, 400, reference="pay_1")
     async with runtime.transaction() as session:
         voucher = await service.get_by_serial(session, held.serial)
@@ -28,10 +30,12 @@ async def test_hold_capture_release_move_value_and_journal(runtime: Runtime) -> 
 async def test_spending_everything_depletes_the_voucher(runtime: Runtime) -> None:
     pin = (await issue_vouchers(runtime, face_value=1000)).vouchers[0].pin
     async with runtime.transaction() as session:
-        held = await service.hold(session, runtime.keyring, pin=pin, amount=1000,
-                                  currency="EUR", reference="pay_2")
-        await service.capture(session, held.voucher_id, 1000, merchant_mid="1000000001",
-                              reference="pay_2")
+        held = await service.hold(
+            session, runtime.keyring, pin=pin, amount=1000, currency="EUR", reference="pay_2"
+        )
+        await service.capture(
+            session, held.voucher_id, 1000, merchant_mid="1000000001", reference="pay_2"
+        )
     async with runtime.transaction() as session:
         assert (await service.get_by_serial(session, held.serial)).status == DEPLETED
 
@@ -51,14 +55,20 @@ async def test_every_refusal_is_the_same_error_and_is_audited(runtime: Runtime, 
             await service.change_status(session, voucher.serial, "freeze")
     with pytest.raises(PinNotAccepted) as refused:
         async with runtime.unit_of_work() as session:
-            await service.hold(session, runtime.keyring, pin=pin, amount=amount,
-                               currency=currency, reference="pay_3")
+            await service.hold(
+                session,
+                runtime.keyring,
+                pin=pin,
+                amount=amount,
+                currency=currency,
+                reference="pay_3",
+            )
     assert refused.value.to_body()["code"] == "pin_not_accepted"
     assert refused.value.message == PinNotAccepted.default_message
     async with runtime.transaction() as session:
-        rejected = (await session.scalars(
-            select(AuditRecord).where(AuditRecord.action == "voucher.hold")
-        )).all()
+        rejected = (
+            await session.scalars(select(AuditRecord).where(AuditRecord.action == "voucher.hold"))
+        ).all()
         untouched = await service.get_by_serial(session, voucher.serial)
     assert [r.outcome for r in rejected] == ["rejected"]
     assert rejected[0].reason
