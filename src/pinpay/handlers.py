@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pinpay.audit import service as audit
 from pinpay.errors import (
     InvalidRequestParameter,
     PinNotAccepted,
@@ -23,14 +24,40 @@ def error_response(error: PinPayError) -> JSONResponse:
     return JSONResponse(error.to_body(), status_code=error.http_status)
 
 
-async def _pinpay_error(_request: Request, error: Exception) -> JSONResponse:
+async def record_rejection(request: Request, error: PinPayError) -> None:
+    """Every refused API call lands in the audit log (which call, which merchant, why), in a
+    transaction of its own: the request's own transaction has rolled back."""
+    if not request.url.path.startswith("/v1/"):
+        return  # the payment page and operations routes audit what they refuse themselves
+    route = request.scope.get("route")
+    subject = request.path_params.get("payment_id")
+    try:
+        async with request.app.state.runtime.transaction() as session:
+            await audit.record(
+                session,
+                f"api.{request.method.lower()} {getattr(route, 'path', 'unknown')}",
+                outcome=audit.REJECTED,
+                actor="merchant",
+                reason=error.code,
+                merchant_mid=getattr(request.state, "merchant_mid", None),
+                subject=str(subject)[:80] if subject else None,
+                details={"status": error.http_status, "number": error.number, "param": error.param},
+            )
+    except Exception as failure:  # the answer to the client must not depend on the audit write
+        log.error("audit.rejection_not_recorded", error=type(failure).__name__)
+
+
+async def _pinpay_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, PinPayError)
+    if error.http_status < 500:
+        await record_rejection(request, error)
     return error_response(error)
 
 
 async def _pin_refused(request: Request, error: Exception) -> JSONResponse:
     """Every refused PIN answers after the same minimum time: timing tells nothing."""
     assert isinstance(error, PinPayError)
+    await record_rejection(request, error)
     await refusal_floor(request)
     return error_response(error)
 
@@ -44,14 +71,16 @@ async def refusal_floor(request: Request) -> None:
         await asyncio.sleep(max(0.0, floor - (time.perf_counter() - started)))
 
 
-async def _validation_error(_request: Request, error: Exception) -> JSONResponse:
+async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     first = error.errors()[0] if error.errors() else {}
     location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
     param = ".".join(location) or None
-    return error_response(
-        InvalidRequestParameter(f"{param or 'request'}: {first.get('msg', 'invalid')}", param=param)
+    refused = InvalidRequestParameter(
+        f"{param or 'request'}: {first.get('msg', 'invalid')}", param=param
     )
+    await record_rejection(request, refused)
+    return error_response(refused)
 
 
 async def _http_error(_request: Request, error: Exception) -> JSONResponse:

@@ -31,3 +31,26 @@ async def test_wrong_key_is_10008(api: httpx.AsyncClient) -> None:
     )
     assert response.status_code == 401
     assert response.json()["number"] == 10008
+
+
+async def test_every_refused_call_is_audited(runtime: Runtime, shop: Shop) -> None:
+    from sqlalchemy import select
+
+    from pinpay.audit.models import AuditRecord
+
+    bad = await shop.client.post("/v1/payments", json=payment_body("10.001"))
+    assert bad.status_code == 400
+    missing = await shop.client.post("/v1/payments/pay_nope/capture")
+    assert missing.status_code == 404
+    async with runtime.transaction() as session:
+        rows = (
+            await session.scalars(select(AuditRecord).where(AuditRecord.outcome == "rejected"))
+        ).all()
+    seen = {(r.action, r.reason, r.merchant_mid, r.subject) for r in rows}
+    assert ("api.post /v1/payments", "invalid_request_parameter", shop.mid, None) in seen
+    assert (
+        "api.post /v1/payments/{payment_id}/capture",
+        "payment_not_found",
+        shop.mid,
+        "pay_nope",
+    ) in seen

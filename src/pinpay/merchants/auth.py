@@ -49,6 +49,7 @@ async def authenticate(session: AsyncSession, request: Request) -> Merchant:
     merchant = await merchant_for_api_key(session, api_key) if api_key else None
     if merchant is None:
         raise InvalidApiKey()
+    request.state.merchant_mid = merchant.mid  # for the audit record of a refusal
     if not ip_allowed(merchant, client_ip(request)):
         raise IpNotAllowed()
     return merchant
