@@ -1,6 +1,6 @@
 """The merchant payments API, wire-compatible with Paysafecard REST v1 (API.md sections 1-4)."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -86,11 +86,13 @@ async def get_payment(request: Request, payment_id: str) -> JSONResponse:
         return JSONResponse(_without_none(await _render(runtime, session, payment)))
 
 
-def _from_ms(value: int | None, param: str) -> datetime | None:
+def _from_ms(value: int | None, param: str, *, through: bool = False) -> datetime | None:
     if value is None:
         return None
     try:
-        return datetime.fromtimestamp(value / 1000, UTC)
+        moment = datetime.fromtimestamp(value / 1000, UTC)
+        # An inclusive upper bound covers its whole millisecond: `created` is truncated to ms.
+        return moment + timedelta(microseconds=999) if through else moment
     except (OverflowError, OSError, ValueError):
         raise InvalidRequestParameter(f"{param} must be Unix milliseconds", param=param) from None
 
@@ -116,7 +118,7 @@ async def list_payments(
         filters = service.ListFilter(
             status or None,
             _from_ms(created_from, "created_from"),
-            _from_ms(created_to, "created_to"),
+            _from_ms(created_to, "created_to", through=True),
             limit,
             starting_after or None,
         )
@@ -236,7 +238,9 @@ async def check_voucher(request: Request, body: CheckVoucherRequest) -> JSONResp
         merchant = await authenticate(session, request)
         _require_direct_pins(merchant)
         async with runtime.guard.attempt(session, Subject(merchant=merchant.mid)):
-            voucher = await assign.check_voucher(session, runtime.keyring, body.pin)
+            voucher = await assign.check_voucher(
+                session, runtime.keyring, body.pin, merchant_mid=merchant.mid
+            )
         return JSONResponse(
             {
                 "serial": voucher.serial,

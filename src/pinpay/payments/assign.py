@@ -101,7 +101,15 @@ async def assign_pins(
     new_cards = []
     for pin, voucher_id in targets:
         if missing <= 0:
-            break  # covered before the last PIN: the rest stay untouched
+            # Covered before the last PIN: the rest stay untouched, but each must still be one
+            # that could pay, or the request is refused like any other bad PIN (API.md 4).
+            surplus = await session.get(Voucher, voucher_id)
+            if surplus is None or _refusal(keyring, surplus, payment.currency):
+                refused = vouchers.refused_follow_up(
+                    keyring, None, voucher_id, payment.currency, 1, actor, payment.public_id
+                )
+                raise PinNotAccepted(after_rollback=[refused])
+            continue
         if len(pins) > 1 and voucher_id is None:
             raise PinNotAccepted(
                 after_rollback=[
@@ -146,20 +154,43 @@ async def assign_pins(
     return Assigned(payment, cards)
 
 
+def _refusal(keyring: Keyring, voucher: Voucher, currency: str | None = None) -> str | None:
+    """Why `voucher` could not pay now (for the audit log only), or None if it could."""
+    if voucher.status != "ACTIVE":
+        return f"status_{voucher.status.lower()}"
+    if voucher.expires_at <= clock.now():
+        return "expired"
+    if currency is not None and voucher.currency != currency:
+        return "currency_mismatch"
+    if voucher.remaining <= 0:
+        return "insufficient_value"
+    if not signing.is_genuine(keyring, voucher):
+        return "signature_mismatch"
+    return None
+
+
 async def check_voucher(
     session: AsyncSession,
     keyring: Keyring,
     pin_text: object,
+    *,
+    merchant_mid: str | None = None,
 ) -> Voucher:
-    """The direct API's balance check: the voucher if it could pay now, else the generic refusal."""
+    """The direct API's balance check: the voucher if it could pay now, else the generic refusal
+    (audited like every refusal, with its real cause)."""
     pin = normalize_pin(pin_text) if isinstance(pin_text, str) else None
     voucher = await vouchers.find_by_pin(session, keyring, pin) if pin else None
-    if (
-        voucher is None
-        or voucher.status != "ACTIVE"
-        or voucher.expires_at <= clock.now()
-        or voucher.remaining <= 0
-        or not signing.is_genuine(keyring, voucher)
-    ):
-        raise PinNotAccepted()
+    reason = _refusal(keyring, voucher) if voucher else "unknown_pin" if pin else "malformed_pin"
+    if voucher is None or reason is not None:
+        raise PinNotAccepted(
+            after_rollback=[
+                audit.rejection(
+                    "voucher.check",
+                    actor=f"merchant:{merchant_mid}" if merchant_mid else "system",
+                    merchant_mid=merchant_mid,
+                    serial=voucher.serial if voucher else None,
+                    reason=reason,
+                )
+            ]
+        )
     return voucher
