@@ -152,11 +152,18 @@ async def test_replay_returns_the_first_response(runtime: Runtime, shop: Shop) -
     assert await count(runtime, Payment) == 2
 
 
-async def test_refused_request_does_not_spend_its_key(runtime: Runtime, shop: Shop) -> None:
+async def test_a_refused_request_keeps_its_key(runtime: Runtime, shop: Shop) -> None:
+    """The key remembers the refusal: the corrected request needs a key of its own."""
     headers = {"Idempotency-Key": "k-2"}
     bad = await shop.client.post("/v1/payments", json=payment_body("abc"), headers=headers)
     assert bad.status_code == 400 and bad.json()["param"] == "amount"
-    good = await shop.client.post("/v1/payments", json=payment_body(), headers=headers)
+    same = await shop.client.post("/v1/payments", json=payment_body("abc"), headers=headers)
+    assert (same.status_code, same.json()) == (400, bad.json())
+    reused = await shop.client.post("/v1/payments", json=payment_body(), headers=headers)
+    assert (reused.status_code, reused.json()["code"]) == (409, "idempotency_key_reused")
+    good = await shop.client.post(
+        "/v1/payments", json=payment_body(), headers={"Idempotency-Key": "k-2b"}
+    )
     assert good.status_code == 201
     assert await count(runtime, Payment) == 1
 
@@ -204,3 +211,16 @@ async def test_key_is_free_again_after_24_hours(runtime: Runtime, shop: Shop) ->
     finally:
         use_clock(previous)
     assert await count(runtime, Payment) == 2
+
+
+async def test_a_refusal_is_replayed_for_its_key_even_after_the_state_moved_on(
+    runtime: Runtime, shop: Shop
+) -> None:
+    created = await shop.client.post("/v1/payments", json=payment_body("10.00"))
+    payment_id = created.json()["id"]
+    headers = {"Idempotency-Key": "capture-too-early"}
+    first = await shop.client.post(f"/v1/payments/{payment_id}/capture", headers=headers)
+    assert (first.status_code, first.json()["number"]) == (400, 2017)
+    again = await shop.client.post(f"/v1/payments/{payment_id}/capture", headers=headers)
+    assert (again.status_code, again.json()) == (400, first.json())
+    assert again.headers.get("Idempotent-Replayed") == "true"

@@ -7,6 +7,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pinpay.errors import PinPayError
 from pinpay.idempotency import service
 
 
@@ -18,7 +19,8 @@ async def respond_once(
     produce: Callable[[], Awaitable[dict[str, Any]]],
 ) -> JSONResponse:
     """Run `produce` unless this key already has a response; runs in the request's transaction,
-    so the stored response commits exactly when the work does."""
+    so the stored response commits exactly when the work does. A refusal (4xx) is stored too,
+    after its transaction rolled back: the same key always gets the first answer."""
     key = request.headers.get("idempotency-key")
     if key is None:
         return JSONResponse(await produce(), status_code)
@@ -28,6 +30,18 @@ async def respond_once(
     replay = await service.claim(session, merchant_id, key, fingerprint)
     if replay is not None:
         return JSONResponse(replay.body, replay.status, headers={"Idempotent-Replayed": "true"})
-    body = await produce()
+    try:
+        body = await produce()
+    except PinPayError as refused:
+        if refused.http_status < 500:
+            error_status, error_body = refused.http_status, refused.to_body()
+
+            async def store(follow_up: AsyncSession) -> None:
+                await service.remember_refusal(
+                    follow_up, merchant_id, key, fingerprint, error_status, error_body
+                )
+
+            refused.after_rollback.append(store)
+        raise
     await service.remember(session, merchant_id, key, status_code, body)
     return JSONResponse(body, status_code)

@@ -100,6 +100,33 @@ async def remember(
         await session.flush()
 
 
+async def remember_refusal(
+    session: AsyncSession,
+    merchant_id: int,
+    key: str,
+    fingerprint: str,
+    status: int,
+    body: dict[str, Any],
+) -> None:
+    """Store a refused request's answer after its transaction rolled back, so that a retry gets
+    the same answer even if the state has moved on (3007, then 2017, would confuse a client)."""
+    now = clock.now()
+    dialect_insert = pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
+    await session.execute(
+        dialect_insert(IdempotencyKey)
+        .values(
+            merchant_id=merchant_id,
+            key=key,
+            request_hash=fingerprint,
+            response_status=status,
+            response_body=body,
+            created_at=now,
+            expires_at=now + TTL,
+        )
+        .on_conflict_do_nothing(index_elements=["merchant_id", "key"])
+    )
+
+
 async def purge_expired(session: AsyncSession, limit: int = 1000) -> int:
     """Worker duty: drop keys past their 24 hours."""
     ids = (

@@ -1,5 +1,6 @@
 """Money is integer minor units plus an ISO 4217 code; decimals exist only at the API edge."""
 
+import re
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
 from pinpay.errors import InvalidRequestParameter
@@ -33,6 +34,9 @@ SUPPORTED_CURRENCIES = frozenset(
 )
 
 
+_DECIMAL_TEXT = re.compile(r"^-?[0-9]+(?:\.([0-9]+))?$", re.ASCII)
+
+
 def exponent(currency: str) -> int:
     return _EXPONENTS.get(currency, 2)
 
@@ -55,9 +59,19 @@ def to_minor(value: object, currency: str, param: str = "amount") -> int:
     """
     if isinstance(value, bool) or value is None:
         raise InvalidRequestParameter("amount must be a number", param=param)
-    if isinstance(value, (int, float, str)):
-        text = str(value).strip()
-    elif isinstance(value, Decimal):
+    places = exponent(currency)
+    if isinstance(value, str):
+        # Plain ASCII decimals only: no exponents, underscores or other scripts' digits, and
+        # the decimals are counted as written ("10.000" has three, whatever their value).
+        text = value.strip()
+        match = _DECIMAL_TEXT.match(text)
+        if match is None:
+            raise InvalidRequestParameter("amount must be a number", param=param)
+        if len(match.group(1) or "") > places:
+            raise InvalidRequestParameter(
+                f"amount has more than {places} decimal places", param=param
+            )
+    elif isinstance(value, (int, float, Decimal)):
         text = str(value)
     else:
         raise InvalidRequestParameter("amount must be a number", param=param)
@@ -67,7 +81,6 @@ def to_minor(value: object, currency: str, param: str = "amount") -> int:
         raise InvalidRequestParameter("amount must be a number", param=param) from None
     if not amount.is_finite():
         raise InvalidRequestParameter("amount must be a finite number", param=param)
-    places = exponent(currency)
     scaled = amount.scaleb(places)
     if scaled != scaled.to_integral_value(rounding=ROUND_DOWN):
         raise InvalidRequestParameter(f"amount has more than {places} decimal places", param=param)
