@@ -1,6 +1,7 @@
 """Every domain's models, imported once so that the metadata (and Alembic) sees all tables."""
 
 from pinpay.audit.models import AuditChainHead, AuditRecord, AuditSeal
+from pinpay.customers.models import CustomerAccount, WalletBalance
 from pinpay.db import Base
 from pinpay.fraud.models import Lockout, PinFailure
 from pinpay.idempotency.models import IdempotencyKey
@@ -17,6 +18,7 @@ __all__ = [
     "AuditSeal",
     "Base",
     "CardAssignment",
+    "CustomerAccount",
     "IdempotencyKey",
     "JournalEntry",
     "JournalLine",
@@ -27,6 +29,7 @@ __all__ = [
     "PinFailure",
     "Voucher",
     "VoucherBatch",
+    "WalletBalance",
     "WebhookAttempt",
     "WebhookSecret",
 ]

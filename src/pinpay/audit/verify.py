@@ -6,6 +6,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pinpay.audit.chain import verify_chain
+from pinpay.customers.models import CustomerAccount, WalletBalance
+from pinpay.customers.service import WALLET
 from pinpay.kit.crypto import Keyring
 from pinpay.ledger import service as ledger
 from pinpay.vouchers.models import Voucher
@@ -45,6 +47,15 @@ async def verify_all(session: AsyncSession, keyring: Keyring) -> VerifyReport:
     report.problems.extend(
         await ledger.column_mismatches(
             session, ledger.VOUCHER_HELD, select(Voucher.serial, Voucher.currency, Voucher.held)
+        )
+    )
+    report.problems.extend(
+        await ledger.column_mismatches(
+            session,
+            WALLET,
+            select(CustomerAccount.psc_id, WalletBalance.currency, WalletBalance.balance).join(
+                CustomerAccount, CustomerAccount.id == WalletBalance.account_id
+            ),
         )
     )
     return report
