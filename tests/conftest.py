@@ -24,7 +24,7 @@ from pinpay.migrations import upgrade
 from pinpay.models import Base
 from pinpay.runtime import Runtime
 
-pytest_plugins = ["tests.api_client", "tests.servers"]
+pytest_plugins = ["tests.api_client", "tests.servers", "tests.cli_support"]
 
 DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

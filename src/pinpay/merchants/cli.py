@@ -3,7 +3,8 @@
 import typer
 
 from pinpay.cli import emit_json, out, run, settings
-from pinpay.merchants import service
+from pinpay.kit.money import to_major, to_minor
+from pinpay.merchants import admin, service
 from pinpay.runtime import open_runtime
 
 app = typer.Typer(help="Merchant accounts and their credentials.", no_args_is_help=True)
@@ -52,3 +53,66 @@ def create(
     out.print(
         "[yellow]Store the API key and webhook secret now: they are not shown again.[/yellow]"
     )
+
+
+@app.command("rotate-webhook-secret")
+def rotate_webhook_secret(mid: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    """A new webhook secret, shown once; the previous one keeps signing for 24 hours."""
+
+    async def rotate() -> str:
+        async with open_runtime(settings()) as runtime, runtime.unit_of_work() as session:
+            return await admin.rotate_webhook_secret(session, runtime.keyring, mid)
+
+    secret = run(rotate())
+    if as_json:
+        emit_json({"mid": mid, "webhook_secret": secret, "previous_valid_hours": 24})
+    else:
+        out.print(f"new webhook secret: {secret}\nThe previous one keeps signing for 24 hours.")
+
+
+@app.command("update")
+def update(
+    mid: str,
+    status: str | None = typer.Option(None, help="ACTIVE or INACTIVE"),
+    direct_pins: bool | None = typer.Option(
+        None, "--direct-pins/--no-direct-pins", help="Allow PINs server to server."
+    ),
+    disposition_seconds: int | None = typer.Option(None),
+    notification_format: str | None = typer.Option(None, help="form or json"),
+    max_payment: str | None = typer.Option(None, help="Maximum per payment, e.g. 1000.00"),
+    allow_ip: list[str] | None = typer.Option(None, help="Replaces the allow-list (repeatable)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Change a merchant's settings; every change is audited."""
+
+    async def change() -> dict[str, object]:
+        async with open_runtime(settings()) as runtime, runtime.unit_of_work() as session:
+            merchant = await admin.get(session, mid)
+            currency = merchant.currencies[0] if merchant.currencies else "EUR"
+            changes = admin.MerchantChanges(
+                status=status,
+                direct_pins=direct_pins,
+                disposition_seconds=disposition_seconds,
+                notification_format=notification_format,
+                max_payment_minor=to_minor(max_payment, currency, param="max_payment")
+                if max_payment is not None
+                else None,
+                allow_ips=allow_ip or None,
+            )
+            merchant = await admin.update_merchant(session, mid, changes)
+            return {
+                "mid": merchant.mid,
+                "status": merchant.status,
+                "direct_pins": merchant.direct_pins,
+                "disposition_seconds": merchant.disposition_seconds,
+                "notification_format": merchant.notification_format,
+                "max_payment": str(to_major(merchant.max_payment_minor, currency)),
+                "allowed_ips": merchant.allowed_ips,
+            }
+
+    result = run(change())
+    if as_json:
+        emit_json(result)
+    else:
+        for key, value in result.items():
+            out.print(f"{key:>20}: {value}")

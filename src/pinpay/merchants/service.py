@@ -32,7 +32,7 @@ def hash_api_key(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()
 
 
-def _validated_networks(allow_ips: list[str]) -> list[str]:
+def validated_networks(allow_ips: list[str]) -> list[str]:
     networks = []
     for cidr in allow_ips:
         try:
@@ -108,7 +108,7 @@ async def create_merchant(
         disposition_seconds=disposition_seconds,
         max_payment_minor=100_000,
         notification_format=notification_format,
-        allowed_ips=_validated_networks(allow_ips or []),
+        allowed_ips=validated_networks(allow_ips or []),
         direct_pins=True,
         created_at=clock.now(),
     )

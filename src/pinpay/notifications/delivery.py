@@ -140,7 +140,9 @@ async def _post(
             headers={
                 "Content-Type": item.content_type,
                 "User-Agent": USER_AGENT,
-                webhooks.HEADER: webhooks.sign(item.secrets, item.body),
+                webhooks.HEADER: webhooks.sign(
+                    item.secrets, item.body, timestamp=int(clock.now().timestamp())
+                ),
             },
         )
     except DestinationRefused as refused:

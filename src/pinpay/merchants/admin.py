@@ -1,0 +1,116 @@
+"""Operator changes to a merchant: its settings and the rotation of its webhook secret."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pinpay.audit import service as audit
+from pinpay.errors import InvalidRequestParameter, NotFound
+from pinpay.kit import clock
+from pinpay.kit.crypto import Keyring
+from pinpay.merchants import service
+from pinpay.merchants.models import Merchant, WebhookSecret
+
+# How long the previous webhook secret keeps signing after a rotation, so that receivers can
+# switch over without dropping a notification.
+ROTATION_OVERLAP = timedelta(hours=24)
+STATUSES = ("ACTIVE", "INACTIVE")
+
+
+class MerchantNotFound(NotFound):
+    code = "merchant_not_found"
+    default_message = "No merchant with that mid."
+
+
+async def get(session: AsyncSession, mid: str, *, lock: bool = False) -> Merchant:
+    query = select(Merchant).where(Merchant.mid == mid)
+    merchant = await session.scalar(query.with_for_update() if lock else query)
+    if merchant is None:
+        raise MerchantNotFound()
+    return merchant
+
+
+async def rotate_webhook_secret(
+    session: AsyncSession, keyring: Keyring, mid: str, *, actor: str = "operator"
+) -> str:
+    """A new secret signs from now on; the current ones keep signing for ROTATION_OVERLAP."""
+    merchant = await get(session, mid, lock=True)
+    now = clock.now()
+    await session.execute(
+        update(WebhookSecret)
+        .where(
+            WebhookSecret.merchant_id == merchant.id,
+            (WebhookSecret.expires_at.is_(None))
+            | (WebhookSecret.expires_at > now + ROTATION_OVERLAP),
+        )
+        .values(expires_at=now + ROTATION_OVERLAP)
+    )
+    secret = await service.add_webhook_secret(session, keyring, merchant)
+    await audit.record(
+        session,
+        "merchant.webhook_secret_rotated",
+        actor=actor,
+        merchant_mid=mid,
+        details={"previous_valid_until": (now + ROTATION_OVERLAP).isoformat()},
+    )
+    return secret
+
+
+@dataclass(frozen=True)
+class MerchantChanges:
+    status: str | None = None
+    direct_pins: bool | None = None
+    disposition_seconds: int | None = None
+    notification_format: str | None = None
+    max_payment_minor: int | None = None
+    allow_ips: list[str] | None = None
+
+
+async def update_merchant(
+    session: AsyncSession, mid: str, changes: MerchantChanges, *, actor: str = "operator"
+) -> Merchant:
+    merchant = await get(session, mid, lock=True)
+    before = {
+        "status": merchant.status,
+        "direct_pins": merchant.direct_pins,
+        "disposition_seconds": merchant.disposition_seconds,
+        "notification_format": merchant.notification_format,
+        "max_payment_minor": merchant.max_payment_minor,
+        "allowed_ips": list(merchant.allowed_ips),
+    }
+    if changes.status is not None:
+        if changes.status not in STATUSES:
+            raise InvalidRequestParameter("status must be ACTIVE or INACTIVE", param="status")
+        merchant.status = changes.status
+    if changes.direct_pins is not None:
+        merchant.direct_pins = changes.direct_pins
+    if changes.disposition_seconds is not None:
+        if not service.MIN_DISPOSITION <= changes.disposition_seconds <= service.MAX_DISPOSITION:
+            raise InvalidRequestParameter(
+                "disposition must be 60 to 600 seconds", param="disposition_seconds"
+            )
+        merchant.disposition_seconds = changes.disposition_seconds
+    if changes.notification_format is not None:
+        if changes.notification_format not in service.NOTIFICATION_FORMATS:
+            raise InvalidRequestParameter(
+                "notification format must be form or json", param="notification_format"
+            )
+        merchant.notification_format = changes.notification_format
+    if changes.max_payment_minor is not None:
+        if changes.max_payment_minor <= 0:
+            raise InvalidRequestParameter("maximum must be above 0", param="max_payment")
+        merchant.max_payment_minor = changes.max_payment_minor
+    if changes.allow_ips is not None:
+        merchant.allowed_ips = service.validated_networks(changes.allow_ips)
+    await session.flush()
+    after = {key: getattr(merchant, key) for key in before}
+    await audit.record(
+        session,
+        "merchant.update",
+        actor=actor,
+        merchant_mid=mid,
+        details={k: {"from": before[k], "to": after[k]} for k in before if before[k] != after[k]},
+    )
+    return merchant

@@ -1,0 +1,38 @@
+"""`pinpay merchants ...` as an operator runs it."""
+
+import json
+
+from tests.cli_support import Pinpay
+
+
+def test_create_update_and_rotate(pinpay: Pinpay) -> None:
+    created = pinpay("merchants create --name Acme --currency EUR --currency USD --json")
+    assert created.exit_code == 0, created.output
+    merchant = json.loads(created.output)
+    assert merchant["api_key"].startswith("pinpay_") and merchant["currencies"] == ["EUR", "USD"]
+    updated = pinpay(
+        f"merchants update {merchant['mid']} --no-direct-pins --disposition-seconds 120 "
+        "--notification-format json --max-payment 250.00 --allow-ip 10.0.0.0/8 --json"
+    )
+    assert updated.exit_code == 0, updated.output
+    assert json.loads(updated.output) == {
+        "mid": merchant["mid"],
+        "status": "ACTIVE",
+        "direct_pins": False,
+        "disposition_seconds": 120,
+        "notification_format": "json",
+        "max_payment": "250.00",
+        "allowed_ips": ["10.0.0.0/8"],
+    }
+    rotated = pinpay(f"merchants rotate-webhook-secret {merchant['mid']} --json")
+    assert rotated.exit_code == 0, rotated.output
+    secret = json.loads(rotated.output)["webhook_secret"]
+    assert secret.startswith("whsec_") and secret != merchant["webhook_secret"]
+
+
+def test_refusals_exit_non_zero(pinpay: Pinpay) -> None:
+    assert pinpay("merchants update 0000000000 --status INACTIVE").exit_code == 1
+    mid = json.loads(pinpay("merchants create --name Acme --json").output)["mid"]
+    assert pinpay(f"merchants update {mid} --disposition-seconds 5").exit_code == 1
+    assert pinpay(f"merchants update {mid} --status GONE").exit_code == 1
+    assert pinpay("merchants create --name Acme --allow-ip not-an-ip").exit_code == 1
