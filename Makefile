@@ -28,7 +28,7 @@ help:
 	@echo "make test       ruff check, ruff format --check, mypy, pytest (PYTEST_ARGS='...' passed to pytest)"
 	@echo "make lint       ruff check, ruff format --check, mypy"
 	@echo "make fmt        ruff format, then ruff check --fix"
-	@echo "make bench      bench/run.py, once there is one"
+	@echo "make bench      bench/run.py: pgbench reference, PIN assignments, payments, issuance (BENCH_SECONDS=20)"
 	@echo "make pg-stop    stop the throwaway PostgreSQL in .pgtest/ (make clean also deletes it)"
 	@echo "make clean      caches, build output and the throwaway PostgreSQL; distclean also .venv"
 
