@@ -16,8 +16,11 @@ from pinpay.handlers import install_error_handlers
 from pinpay.kit.log import configure_logging, log
 from pinpay.middleware import RequestIdMiddleware
 from pinpay.payments.api import router as payments_router
+from pinpay.payouts.api import router as payouts_router
+from pinpay.refunds.api import router as refunds_router
 from pinpay.runtime import Runtime
 from pinpay.web import pages
+from pinpay.web.account import router as account_router
 from pinpay.web.pages import router as pages_router
 from pinpay.worker.service import run_forever
 
@@ -50,7 +53,10 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     install_error_handlers(app)
 
     app.include_router(payments_router)
+    app.include_router(refunds_router)
+    app.include_router(payouts_router)
     app.include_router(pages_router)
+    app.include_router(account_router)
     app.mount(
         "/static", StaticFiles(directory=Path(pages.__file__).parent / "static"), name="static"
     )

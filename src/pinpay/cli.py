@@ -105,6 +105,7 @@ def migrate() -> None:
 def _register_subcommands() -> None:
     # Imported here so that `pinpay --help` stays fast and each group lives beside its domain.
     from pinpay.audit.cli import app as audit_app
+    from pinpay.customers.cli import app as customers_app
     from pinpay.merchants.cli import app as merchants_app
     from pinpay.serving import register as register_serving
     from pinpay.vouchers.cli import app as vouchers_app
@@ -112,6 +113,7 @@ def _register_subcommands() -> None:
     app.add_typer(merchants_app, name="merchants")
     app.add_typer(vouchers_app, name="vouchers")
     app.add_typer(audit_app, name="audit")
+    app.add_typer(customers_app, name="customers")
     register_serving(app)
 
 

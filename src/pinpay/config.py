@@ -54,6 +54,25 @@ class Settings(BaseSettings):
     audit_seal_batch: int = Field(default=1000, ge=1)
     worker_poll_seconds: float = Field(default=1.0, gt=0)
 
+    # Customer accounts: how long a login and an e-mail confirmation link stay valid, and the
+    # wrong passwords per e-mail address (and, wider, per IP) that lock logins for a while.
+    customer_session_seconds: int = Field(default=8 * 3600, ge=60)
+    email_verification_seconds: int = Field(default=24 * 3600, ge=60)
+    login_lockout_threshold: int = Field(default=5, ge=1)
+    login_ip_lockout_threshold: int = Field(default=20, ge=1)
+    login_lockout_window_seconds: int = Field(default=15 * 60, ge=1)
+    login_lockout_seconds: int = Field(default=15 * 60, ge=1)
+
+    # Outgoing mail (e-mail confirmation): SMTP when a host is set, else the log.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+    smtp_ssl: bool = False  # implicit TLS (port 465) instead of STARTTLS
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    mail_from: str = "PinPay <no-reply@pinpay.invalid>"
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -208,3 +208,83 @@ class IdempotencyKeyInUse(PinPayError):
     number = None
     http_status = 409
     default_message = "A request with this Idempotency-Key is still being processed."
+
+
+# -- refunds and payouts (API.md 5) ------------------------------------------------------------
+
+
+class TransferNotFound(PinPayError):
+    code = "not_found"
+    number = None
+    http_status = 404
+    default_message = "No refund or payout with this id."
+
+
+class TransferInvalidState(PinPayError):
+    code = "transaction_invalid_state"
+    number = 2017
+    http_status = 400
+    default_message = "The refund or payout is not in a state that allows this."
+
+
+class MerchantLimitExceeded(PinPayError):
+    code = "merchant_limit_exceeded"
+    number = 3166
+    http_status = 400
+    default_message = "The merchant's daily payout limit would be exceeded."
+
+
+class RefundExceedsPayment(PinPayError):
+    code = "refund_exceeds_payment"
+    number = 3179
+    http_status = 400
+    default_message = "The refunds would exceed the amount of the payment."
+
+
+class RefundPaymentInvalidState(PinPayError):
+    code = "payment_not_refundable"
+    number = 3180
+    http_status = 400
+    default_message = "Only a successful payment can be refunded."
+
+
+class RefundPeriodExpired(RefundPaymentInvalidState):
+    """3180 too, so that a client handling "not refundable" handles this; the code tells why."""
+
+    code = "refund_period_expired"
+    default_message = "A payment can be refunded up to 45 days after it was made."
+
+
+class RefundCustomerMismatch(PinPayError):
+    code = "customer_id_mismatch"
+    number = 3181
+    http_status = 400
+    default_message = "customer.id is not the customer of the payment."
+
+
+class CustomerDetailsMismatch(PinPayError):
+    code = "customer_details_mismatch"
+    number = 3195
+    http_status = 400
+    default_message = "The customer's details do not match the customer account."
+
+
+class PayoutAccountBound(PinPayError):
+    code = "account_bound_to_other_customer_id"
+    number = 3197
+    http_status = 400
+    default_message = "This customer account takes payouts from you under another customer.id."
+
+
+class PayoutCustomerBound(PinPayError):
+    code = "customer_id_bound_to_other_account"
+    number = 3198
+    http_status = 400
+    default_message = "This customer.id takes payouts into another customer account."
+
+
+class MerchantBalanceInsufficient(PinPayError):
+    code = "merchant_balance_insufficient"
+    number = None
+    http_status = 400
+    default_message = "PinPay does not hold that much for this merchant in this currency."

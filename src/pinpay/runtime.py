@@ -14,6 +14,7 @@ from pinpay.config import Settings
 from pinpay.db import create_engine, session_factory, transaction, unit_of_work
 from pinpay.fraud.service import Guard
 from pinpay.kit.crypto import Keyring, load_keyring
+from pinpay.kit.mail import MailSender, mail_sender_for
 
 
 @dataclass
@@ -24,8 +25,10 @@ class Runtime:
     keyring: Keyring
     guard: Guard = field(init=False)
     # Outbound HTTP (notifications) goes through this transport when set: tests inject a fake
-    # merchant server here, the only third party PinPay talks to.
+    # merchant server here.
     http_transport: httpx.AsyncBaseTransport | None = None
+    # Outgoing mail (SMTP or the log, from the settings); tests replace it with a fake mailbox.
+    mail: MailSender = field(init=False)
 
     def __post_init__(self) -> None:
         counters = None
@@ -38,6 +41,7 @@ class Runtime:
                 Redis.from_url(self.settings.redis_url), self.settings.redis_key_prefix
             )
         self.guard = Guard(self.settings, self.keyring, counters)
+        self.mail = mail_sender_for(self.settings)
 
     @classmethod
     def build(cls, settings: Settings, keyring: Keyring | None = None) -> "Runtime":

@@ -2,14 +2,15 @@
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pinpay.audit.chain import verify_chain
 from pinpay.customers.models import CustomerAccount, WalletBalance
-from pinpay.customers.service import WALLET
+from pinpay.customers.service import WALLET, WALLET_HELD
 from pinpay.kit.crypto import Keyring
 from pinpay.ledger import service as ledger
+from pinpay.payments.models import WalletAssignment
 from pinpay.vouchers.models import Voucher
 
 
@@ -39,6 +40,14 @@ async def verify_all(session: AsyncSession, keyring: Keyring) -> VerifyReport:
         f"journal entry {entry} does not balance in {currency} (off by {total})"
         for entry, currency, total in await ledger.unbalanced_entries(session)
     )
+    # Refunds and payouts never take more than PinPay owes a merchant.
+    report.problems.extend(
+        f"{kind}:{ref} {currency}: payable is negative ({total})"
+        for (kind, ref, currency), total in (
+            await ledger.balances_of_kind(session, ledger.MERCHANT)
+        ).items()
+        if total < 0
+    )
     report.problems.extend(
         await ledger.column_mismatches(
             session, ledger.VOUCHER, select(Voucher.serial, Voucher.currency, Voucher.remaining)
@@ -56,6 +65,19 @@ async def verify_all(session: AsyncSession, keyring: Keyring) -> VerifyReport:
             select(CustomerAccount.psc_id, WalletBalance.currency, WalletBalance.balance).join(
                 CustomerAccount, CustomerAccount.id == WalletBalance.account_id
             ),
+        )
+    )
+    # Wallet value held for payments: the HELD payment_wallet rows are its "column".
+    report.problems.extend(
+        await ledger.column_mismatches(
+            session,
+            WALLET_HELD,
+            select(
+                CustomerAccount.psc_id, WalletAssignment.currency, func.sum(WalletAssignment.amount)
+            )
+            .join(CustomerAccount, CustomerAccount.id == WalletAssignment.account_id)
+            .where(WalletAssignment.status == "HELD")
+            .group_by(CustomerAccount.psc_id, WalletAssignment.currency),
         )
     )
     return report

@@ -54,3 +54,31 @@ class WalletBalance(Base):
     currency: Mapped[str] = mapped_column(String(3))
     balance: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class EmailVerification(Base):
+    """A link sent to confirm an e-mail address. Only the SHA-256 of its random token is kept:
+    the database alone cannot confirm anyone's address."""
+
+    __tablename__ = "customer_email_verification"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("customer_account.id"), index=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class CustomerSession(Base):
+    """A login: the cookie holds a random token, the row only its SHA-256 (a copy of the table
+    logs nobody in). No IP address or browser string is kept: they would be personal data."""
+
+    __tablename__ = "customer_session"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("customer_account.id"), index=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

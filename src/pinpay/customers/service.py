@@ -22,6 +22,10 @@ from pinpay.kit.ids import random_alnum
 from pinpay.ledger import service as ledger
 
 WALLET = "wallet"  # ledger account kind; ref is the psc id
+# Wallet value held for an authorized payment until capture (to the merchant) or release (back
+# to the wallet); mirrored by the HELD rows of payment_wallet, as voucher_held is by voucher.held.
+WALLET_HELD = "wallet_held"
+EARLIEST_BIRTH_DATE = date(1900, 1, 1)
 
 
 class AccountNotFound(PinPayError):
@@ -29,6 +33,13 @@ class AccountNotFound(PinPayError):
     number = 3162
     http_status = 400
     default_message = "No customer account matches."
+
+
+class AccountNotActive(PinPayError):
+    code = "customer_account_not_active"
+    number = None
+    http_status = 400
+    default_message = "This customer account cannot be used."
 
 
 class InsufficientWalletBalance(PinPayError):
@@ -102,6 +113,8 @@ async def open_account(
         if not value.strip() or len(value) > 100:
             raise InvalidRequestParameter(f"{name} must be 1 to 100 characters", param=name)
     now = clock.now()
+    if not EARLIEST_BIRTH_DATE <= person.birth_date < now.date():
+        raise InvalidRequestParameter("birth_date must be a past date", param="birth_date")
     psc_id = "psc_" + random_alnum(20)
     kid = keyring.newest("seal").kid
     account = CustomerAccount(
@@ -147,6 +160,22 @@ async def balances(session: AsyncSession, account: CustomerAccount) -> dict[str,
     return {currency: int(balance) for currency, balance in rows}
 
 
+async def add_to_balance(
+    session: AsyncSession, account: CustomerAccount, amount: int, currency: str
+) -> None:
+    """The balance column's half of a credit; the caller posts the journal entry with it."""
+    now = clock.now()
+    upsert = (pg_insert if dialect_name(session) == "postgresql" else sqlite_insert)(WalletBalance)
+    await session.execute(
+        upsert.values(
+            account_id=account.id, currency=currency, balance=amount, updated_at=now
+        ).on_conflict_do_update(
+            index_elements=["account_id", "currency"],
+            set_={"balance": WalletBalance.balance + amount, "updated_at": now},
+        )
+    )
+
+
 async def credit(
     session: AsyncSession,
     account: CustomerAccount,
@@ -158,22 +187,12 @@ async def credit(
     reference: str,
 ) -> None:
     """Add value to the wallet; `source` is the journal line the value comes from (-amount)."""
-    now = clock.now()
-    upsert = (pg_insert if dialect_name(session) == "postgresql" else sqlite_insert)(WalletBalance)
-    await session.execute(
-        upsert.values(
-            account_id=account.id, currency=currency, balance=amount, updated_at=now
-        ).on_conflict_do_update(
-            index_elements=["account_id", "currency"],
-            set_={"balance": WalletBalance.balance + amount, "updated_at": now},
-        )
-    )
+    await add_to_balance(session, account, amount, currency)
     await ledger.post(
         session,
         kind,
         [source, ledger.Line(WALLET, account.psc_id, currency, amount)],
         reference=reference,
-        at=now,
     )
 
 

@@ -17,10 +17,16 @@ async def respond_once(
     merchant_id: int,
     status_code: int,
     produce: Callable[[], Awaitable[dict[str, Any]]],
+    *,
+    stored: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> JSONResponse:
     """Run `produce` unless this key already has a response; runs in the request's transaction,
     so the stored response commits exactly when the work does. A refusal (4xx) is stored too,
-    after its transaction rolled back: the same key always gets the first answer."""
+    after its transaction rolled back: the same key always gets the first answer.
+
+    `stored` gives the body to keep for replays when the first answer shows something exactly
+    once or must not rest in clear (a new voucher's PIN, an e-mail address): a replay then shows
+    that body, without the secret, and never does the work again."""
     key = request.headers.get("idempotency-key")
     if key is None:
         return JSONResponse(await produce(), status_code)
@@ -43,5 +49,5 @@ async def respond_once(
 
             refused.after_rollback.append(store)
         raise
-    await service.remember(session, merchant_id, key, status_code, body)
+    await service.remember(session, merchant_id, key, status_code, stored(body) if stored else body)
     return JSONResponse(body, status_code)

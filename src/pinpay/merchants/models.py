@@ -17,6 +17,10 @@ class Merchant(Base):
     # Seconds an AUTHORIZED payment waits for capture before its hold is released.
     disposition_seconds: Mapped[int] = mapped_column(Integer, default=600)
     max_payment_minor: Mapped[int] = mapped_column(BigInteger, default=100_000)
+    # Payouts per UTC day and currency, in minor units (API.md 5, error 3166).
+    payout_daily_limit_minor: Mapped[int] = mapped_column(
+        BigInteger, default=100_000, server_default="100000"
+    )
     notification_format: Mapped[str] = mapped_column(String(8), default="form")
     allowed_ips: Mapped[list[str]] = mapped_column(JSON, default=list)
     direct_pins: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -60,17 +60,8 @@ async def _voucher_ids_in_key_order(
     return sorted(((pin, ids.get(pin)) for pin in pins), key=lambda p: (p[1] is not None, p[1]))
 
 
-async def assign_pins(
-    session: AsyncSession,
-    keyring: Keyring,
-    payment: Payment,
-    merchant: Merchant,
-    pins: list[str],
-    *,
-    actor: str,
-) -> Assigned:
-    """Hold value from `pins` towards `payment` (locked by the caller). Authorizes it once the
-    PINs cover the amount; a voucher worth more than needed keeps the rest."""
+def require_assignable(payment: Payment, merchant: Merchant, actor: str) -> int:
+    """What is still missing on `payment`, if it may take value now (PINs or a wallet)."""
     if payment.status not in states.OPEN:
         states.next_status(payment.status, "authorize")  # 2017
     if payment.expires_at <= clock.now():
@@ -92,6 +83,21 @@ async def assign_pins(
     missing = payment.amount - payment.assigned
     if missing <= 0:
         raise InvalidRequestParameter("the payment is covered already", param="pins")
+    return missing
+
+
+async def assign_pins(
+    session: AsyncSession,
+    keyring: Keyring,
+    payment: Payment,
+    merchant: Merchant,
+    pins: list[str],
+    *,
+    actor: str,
+) -> Assigned:
+    """Hold value from `pins` towards `payment` (locked by the caller). Authorizes it once the
+    PINs cover the amount; a voucher worth more than needed keeps the rest."""
+    missing = require_assignable(payment, merchant, actor)
     targets: list[tuple[str, int | None]] = (
         [(pins[0], None)]
         if len(pins) == 1

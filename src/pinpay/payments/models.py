@@ -59,3 +59,18 @@ class CardAssignment(Base):
     type_code: Mapped[str] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(10))  # HELD, CAPTURED, RELEASED
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WalletAssignment(Base):
+    """Value a customer account gave to a payment, the wallet's counterpart of CardAssignment:
+    held (ledger account `wallet_held:<psc_id>`) until capture, then taken, or released back."""
+
+    __tablename__ = "payment_wallet"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payment.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("customer_account.id"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(10))  # HELD, CAPTURED, RELEASED
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,8 +1,9 @@
 """The payment life cycle: create, read, list, capture, cancel, expire (API.md section 2).
 
 Status changes go through `states.next_status`; each one writes its audit record and, where a
-merchant is told, its outbox event in the same transaction. Held voucher value follows the
-payment: captured to the merchant on SUCCESS, released on cancel and expiry.
+merchant is told, its outbox event in the same transaction. Held value (of vouchers, and of a
+wallet that paid) follows the payment: captured to the merchant on SUCCESS, released on cancel
+and expiry.
 """
 
 import secrets
@@ -16,6 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pinpay.audit import service as audit
+from pinpay.customers import wallet
+from pinpay.customers.models import CustomerAccount
 from pinpay.db import dialect_name
 from pinpay.errors import (
     AfterRollback,
@@ -31,7 +34,7 @@ from pinpay.kit.money import to_json_number
 from pinpay.merchants.models import Merchant
 from pinpay.notifications import service as outbox
 from pinpay.payments import states
-from pinpay.payments.models import CardAssignment, Payment
+from pinpay.payments.models import CardAssignment, Payment, WalletAssignment
 from pinpay.payments.validation import NewPayment
 from pinpay.vouchers import service as vouchers
 
@@ -226,6 +229,7 @@ async def _settle_holds(
     session: AsyncSession, payment: Payment, merchant_mid: str, *, capture: bool, actor: str
 ) -> list[CardAssignment]:
     cards = (await cards_of(session, [payment]))[payment.id]
+    held_on_cards = sum(c.amount for c in cards if c.status == HELD)
     # Vouchers are touched in primary-key order, so two settlements never wait on each other.
     for card in sorted((c for c in cards if c.status == HELD), key=lambda c: c.voucher_id):
         if capture:
@@ -243,8 +247,45 @@ async def _settle_holds(
                 session, card.voucher_id, card.amount, reference=payment.public_id, actor=actor
             )
             card.status = RELEASED
+    # Value held beyond the vouchers' came from a customer's wallet (it always pays the rest in
+    # one go); PIN-only payments, the hot path, skip the query.
+    if held_on_cards < payment.assigned:
+        await _settle_wallet_holds(session, payment, merchant_mid, capture=capture, actor=actor)
     await session.flush()
     return cards
+
+
+async def _settle_wallet_holds(
+    session: AsyncSession, payment: Payment, merchant_mid: str, *, capture: bool, actor: str
+) -> None:
+    held = await session.execute(
+        select(WalletAssignment, CustomerAccount)
+        .join(CustomerAccount, CustomerAccount.id == WalletAssignment.account_id)
+        .where(WalletAssignment.payment_id == payment.id, WalletAssignment.status == HELD)
+        .order_by(WalletAssignment.account_id)
+    )
+    for assignment, account in held:
+        if capture:
+            await wallet.capture_held(
+                session,
+                account.psc_id,
+                assignment.amount,
+                assignment.currency,
+                merchant_mid=merchant_mid,
+                reference=payment.public_id,
+                actor=actor,
+            )
+            assignment.status = CAPTURED
+        else:
+            await wallet.release_held(
+                session,
+                account,
+                assignment.amount,
+                assignment.currency,
+                reference=payment.public_id,
+                actor=actor,
+            )
+            assignment.status = RELEASED
 
 
 def expire_follow_up(payment_id: int, merchant_mid: str) -> AfterRollback:

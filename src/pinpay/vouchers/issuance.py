@@ -77,11 +77,13 @@ async def issue_batch(
     seal_pins: bool = True,
     actor: str = "operator",
     on_progress: Callable[[int], None] | None = None,
+    funded_by_merchant: str | None = None,
 ) -> IssuedBatch:
     """Issue `count` active vouchers of `face_value` in one transaction with one journal entry.
 
     The caller receives the PINs exactly once, to hand to a printer or a file; the database holds
-    only their keyed hashes and seals.
+    only their keyed hashes and seals. The value comes out of the currency's float, or, for a
+    refund to a new voucher, out of what PinPay owes the merchant `funded_by_merchant`.
     """
     if not 1 <= count <= MAX_BATCH:
         raise InvalidRequestParameter(f"count must be 1 to {MAX_BATCH}", param="count")
@@ -151,11 +153,16 @@ async def issue_batch(
         if on_progress:
             on_progress(len(pairs))
 
+    source = (
+        ledger.Line(ledger.MERCHANT, funded_by_merchant, currency, -face_value * count)
+        if funded_by_merchant
+        else ledger.Line(ledger.ISSUANCE, currency, currency, -face_value * count)
+    )
     await ledger.post(
         session,
         "voucher_issue",
         [
-            ledger.Line(ledger.ISSUANCE, currency, currency, -face_value * count),
+            source,
             *(ledger.Line(ledger.VOUCHER, v.serial, currency, face_value) for v in issued),
         ],
         reference=f"batch:{batch_id}",
@@ -172,6 +179,7 @@ async def issue_batch(
             "currency": currency,
             "country": country,
             "expires_at": expires_at.isoformat(),
+            "funded_by": f"merchant:{funded_by_merchant}" if funded_by_merchant else "float",
         },
     )
     return IssuedBatch(int(batch_id), face_value, currency, country, expires_at, issued)

@@ -55,7 +55,7 @@ async def _why_refused(
     keyring: Keyring,
     pin: str | None,
     voucher_id: int | None,
-    currency: str,
+    currency: str | None,
     amount: int,
 ) -> tuple[str | None, str]:
     """For the audit log only: the customer always gets the same generic message."""
@@ -70,7 +70,7 @@ async def _why_refused(
         return voucher.serial, f"status_{voucher.status.lower()}"
     if voucher.expires_at <= clock.now():
         return voucher.serial, "expired"
-    if voucher.currency != currency:
+    if currency is not None and voucher.currency != currency:
         return voucher.serial, "currency_mismatch"
     if voucher.remaining < amount:
         return voucher.serial, "insufficient_value"
@@ -81,7 +81,7 @@ def refused_follow_up(
     keyring: Keyring,
     pin: str | None,
     voucher_id: int | None,
-    currency: str,
+    currency: str | None,
     amount: int,
     actor: str,
     reference: str,
@@ -208,6 +208,83 @@ async def hold(
         details={"amount": moved, "currency": currency},
     )
     return Hold(row.id, row.serial, row.currency, row.country, row.type_code, moved, row.remaining)
+
+
+@dataclass(frozen=True)
+class Taken:
+    voucher_id: int
+    serial: str
+    currency: str
+    amount: int
+
+
+async def take_remaining(
+    session: AsyncSession,
+    keyring: Keyring,
+    *,
+    pin: str,
+    to_account: tuple[str, str],
+    reference: str,
+    actor: str = "system",
+) -> Taken:
+    """Move all the spendable value of the voucher with `pin` to the ledger account
+    `to_account` (kind, ref), e.g. a customer's wallet. The journal entry's reference is the
+    serial (as for a void); `reference` names the receiver in the audit log.
+
+    Like `hold`: one conditional UPDATE (active, unexpired, value left) checked by the row it
+    returns and by the row's signature, the same PinNotAccepted for every refusal. Value held
+    for an open payment stays held; a voucher left with nothing is DEPLETED at once.
+    """
+    now = clock.now()
+    row = (
+        await session.execute(
+            update(Voucher)
+            .where(
+                Voucher.pin_lookup.in_(keyring.pin_lookup_candidates(pin)),
+                Voucher.status == ACTIVE,
+                Voucher.expires_at > now,
+                Voucher.remaining > 0,
+            )
+            .values(
+                # SET expressions see the row as it was: last_movement is what was taken.
+                remaining=0,
+                last_movement=Voucher.remaining,
+                status=case((Voucher.held == 0, DEPLETED), else_=Voucher.status),
+                updated_at=now,
+            )
+            .returning(Voucher)
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise PinNotAccepted(
+            after_rollback=[refused_follow_up(keyring, pin, None, None, 1, actor, reference)]
+        )
+    if not signing.is_genuine(keyring, row):
+        raise VoucherTampered(
+            after_rollback=[_tampered_follow_up(row.id, row.serial, actor, reference)]
+        )
+    kind, ref = to_account
+    moved = row.last_movement
+    await ledger.post(
+        session,
+        "voucher_take",
+        [
+            ledger.Line(ledger.VOUCHER, row.serial, row.currency, -moved),
+            ledger.Line(kind, ref, row.currency, moved),
+        ],
+        reference=f"serial:{row.serial}",
+        at=now,
+    )
+    await audit.record(
+        session,
+        "voucher.take",
+        actor=actor,
+        serial=row.serial,
+        subject=reference,
+        details={"amount": moved, "currency": row.currency, "to": kind},
+    )
+    return Taken(row.id, row.serial, row.currency, moved)
 
 
 async def _move_held(session: AsyncSession, voucher_id: int, amount: int, *, back: bool) -> Voucher:

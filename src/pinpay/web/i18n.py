@@ -27,6 +27,12 @@ TEXT: dict[str, dict[str, str]] = {
         "session": "Your session expired. Please try again.",
         "language": "Deutsch",
         "secure": "Your PIN is sent encrypted and never shown to the shop.",
+        "wallet_title": "Or pay with your PinPay account",
+        "wallet_login": "Log in to your account",
+        "wallet_balance": "Your balance",
+        "wallet_pay": "Pay from my account:",
+        "wallet_short": "Your balance does not cover this payment.",
+        "wallet_refused": "Your account cannot pay this payment.",
     },
     "de": {
         "title": "Bezahlen mit PinPay",
@@ -57,6 +63,12 @@ TEXT: dict[str, dict[str, str]] = {
         "session": "Ihre Sitzung ist abgelaufen. Bitte versuchen Sie es erneut.",
         "language": "English",
         "secure": "Ihr PIN wird verschlüsselt übertragen und dem Shop nie gezeigt.",
+        "wallet_title": "Oder mit Ihrem PinPay-Konto bezahlen",
+        "wallet_login": "Bei Ihrem Konto anmelden",
+        "wallet_balance": "Ihr Guthaben",
+        "wallet_pay": "Vom Konto bezahlen:",
+        "wallet_short": "Ihr Guthaben reicht für diese Zahlung nicht aus.",
+        "wallet_refused": "Ihr Konto kann diese Zahlung nicht bezahlen.",
     },
 }
 

@@ -12,7 +12,9 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from pinpay.customers import service as customers
 from pinpay.errors import PaymentInvalidState, PinNotAccepted
 from pinpay.fraud.service import Subject
 from pinpay.handlers import refusal_floor
@@ -21,9 +23,11 @@ from pinpay.kit.money import to_major
 from pinpay.merchants.auth import client_ip
 from pinpay.merchants.models import Merchant
 from pinpay.payments import assign, service, states
+from pinpay.payments import wallet as wallet_payment
 from pinpay.payments.models import CardAssignment, Payment
 from pinpay.runtime import Runtime
 from pinpay.web import csrf
+from pinpay.web.customer_session import current_account
 from pinpay.web.i18n import TEXT, choose_language
 
 router = APIRouter(include_in_schema=False)
@@ -36,7 +40,7 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def _secure_headers(response: Response, payment: Payment | None) -> Response:
+def secure_headers(response: Response, payment: Payment | None) -> Response:
     # Chrome applies form-action to the redirect that follows a POST, so the merchant's
     # return addresses must be allowed or the customer could not get back to the shop.
     targets = (
@@ -61,7 +65,7 @@ def _secure_headers(response: Response, payment: Payment | None) -> Response:
     return response
 
 
-def _money(minor: int, currency: str, lang: str) -> str:
+def money(minor: int, currency: str, lang: str) -> str:
     text = f"{to_major(minor, currency)}"
     return f"{text.replace('.', ',') if lang == 'de' else text} {currency}"
 
@@ -101,7 +105,7 @@ class Page:
                 secure=secure,
                 path="/pay",
             )
-        return _secure_headers(response, payment)
+        return secure_headers(response, payment)
 
     def status(
         self,
@@ -134,6 +138,7 @@ class Page:
         *,
         error: str | None = None,
         code: int = 200,
+        wallet: dict[str, object] | None = None,
     ) -> Response:
         live = [c for c in cards if c.status != service.RELEASED]
         response = templates.TemplateResponse(
@@ -143,16 +148,17 @@ class Page:
                 "t": self.t,
                 "lang": self.lang,
                 "merchant_name": merchant.name,
-                "amount": _money(payment.amount, payment.currency, self.lang),
+                "amount": money(payment.amount, payment.currency, self.lang),
                 "cards": [
-                    {"serial": c.serial, "amount": _money(c.amount, c.currency, self.lang)}
+                    {"serial": c.serial, "amount": money(c.amount, c.currency, self.lang)}
                     for c in live
                 ],
-                "missing": _money(payment.amount - payment.assigned, payment.currency, self.lang),
+                "missing": money(payment.amount - payment.assigned, payment.currency, self.lang),
                 "can_add": len(live) < assign.MAX_PINS,
                 "error": error,
                 "page_token": payment.page_token,
                 "csrf": csrf.token(self.runtime.keyring, self.device, payment.page_token),
+                "wallet": wallet or {},
             },
             status_code=code,
         )
@@ -176,7 +182,20 @@ async def _show(page: Page, page_token: str, error: str | None = None, code: int
         if payment.status not in states.OPEN:
             return page.outcome(payment)
         cards = (await service.cards_of(session, [payment]))[payment.id]
-        return page.form(payment, merchant, cards, error=error, code=code)
+        wallet = await _wallet_offer(session, page, payment)
+        return page.form(payment, merchant, cards, error=error, code=code, wallet=wallet)
+
+
+async def _wallet_offer(session: AsyncSession, page: Page, payment: Payment) -> dict[str, object]:
+    """The "pay with your PinPay account" box: a login link, or the balance and a pay button."""
+    account = await current_account(session, page.request)
+    if account is None:
+        return {"login_url": f"/account/login?next=/pay/{payment.page_token}&lang={page.lang}"}
+    balance = (await customers.balances(session, account)).get(payment.currency, 0)
+    return {
+        "balance": money(balance, payment.currency, page.lang),
+        "enough": balance >= payment.amount - payment.assigned,
+    }
 
 
 @router.get("/pay/{page_token}")
@@ -227,6 +246,42 @@ async def submit_pin(
         )
     # Post/redirect/get: a reload must never submit the PIN again.
     return page.finish(RedirectResponse(f"/pay/{page_token}", status_code=303), result.payment)
+
+
+@router.post("/pay/{page_token}/wallet")
+async def pay_from_wallet(
+    request: Request, page_token: str, csrf_token: str = Form("", alias="csrf")
+) -> Response:
+    page = Page(request)
+    if not csrf.valid(
+        page.runtime.keyring, request.cookies.get(csrf.DEVICE_COOKIE), page_token, csrf_token
+    ):
+        return page.status("session", link=None, ok=False, code=403)
+    try:
+        async with page.runtime.unit_of_work() as session:
+            found = await service.by_page_token(session, page_token, lock=True)
+            if found is None:
+                return page.status("not_found", link=None, ok=False, code=404)
+            payment, merchant = found
+            await service.customer_opened(session, payment, merchant)
+            if payment.status not in states.OPEN:
+                return page.outcome(payment)
+            account = await current_account(session, request)
+            if account is None:
+                return page.finish(
+                    RedirectResponse(f"/account/login?next=/pay/{page_token}", status_code=303),
+                    payment,
+                )
+            await wallet_payment.pay_with_wallet(
+                session, page.runtime.keyring, payment, merchant, account
+            )
+    except customers.InsufficientWalletBalance:
+        return await _show(page, page_token, error=page.t["wallet_short"], code=400)
+    except (wallet_payment.MinimumAgeNotMet, customers.AccountNotActive):
+        return await _show(page, page_token, error=page.t["wallet_refused"], code=400)
+    except PaymentInvalidState:
+        return await _show(page, page_token)
+    return page.finish(RedirectResponse(payment.success_url, status_code=303), payment)
 
 
 @router.post("/pay/{page_token}/cancel")
