@@ -15,6 +15,7 @@ from pinpay.config import Settings, get_settings
 from pinpay.handlers import install_error_handlers
 from pinpay.kit.log import configure_logging, log
 from pinpay.middleware import RequestIdMiddleware
+from pinpay.notifications.api import router as notifications_router
 from pinpay.payments.api import router as payments_router
 from pinpay.payouts.api import router as payouts_router
 from pinpay.refunds.api import router as refunds_router
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.include_router(payments_router)
     app.include_router(refunds_router)
     app.include_router(payouts_router)
+    app.include_router(notifications_router)
     app.include_router(pages_router)
     app.include_router(account_router)
     app.mount(

@@ -54,3 +54,8 @@ async def test_every_refused_call_is_audited(runtime: Runtime, shop: Shop) -> No
         shop.mid,
         "pay_nope",
     ) in seen
+
+
+async def test_an_unprintable_payment_id_is_unknown_not_an_error(shop: Shop) -> None:
+    response = await shop.client.get("/v1/payments/pay_%00x")
+    assert (response.status_code, response.json()["number"]) == (404, 2002)

@@ -10,6 +10,7 @@ from datetime import date
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pinpay.audit import service as audit
@@ -132,7 +133,12 @@ async def open_account(
         updated_at=now,
     )
     session.add(account)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError:
+        # Two registrations of one address at the same instant: the loser gets the answer
+        # the check above gives, not a 500.
+        raise InvalidRequestParameter("an account with this e-mail exists", param="email") from None
     await audit.record(session, "customer.open", actor=actor, subject=psc_id)
     return account
 

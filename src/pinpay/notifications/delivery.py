@@ -63,7 +63,8 @@ def form_body(payload: dict[str, object]) -> bytes:
     )
     return urlencode(
         {
-            "mtid": data.get("payment_id", ""),
+            # A payment's id, or for a payout the payout's own.
+            "mtid": data.get("payment_id") or data.get("payout_id") or "",
             "eventType": payload["eventType"],
             "serialNumbers": serials,
         }

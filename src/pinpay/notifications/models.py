@@ -14,6 +14,8 @@ class OutboxEvent(Base):
     __table_args__ = (Index("ix_outbox_event_due", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # What merchants see and resend by: random, so it tells nothing about volume.
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchant.id"), index=True)
     payment_id: Mapped[int | None] = mapped_column(
         ForeignKey("payment.id"), nullable=True, index=True

@@ -6,6 +6,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pinpay.kit import clock
+from pinpay.kit.ids import random_alnum
 from pinpay.notifications.models import OutboxEvent
 
 PENDING, DELIVERED, FAILED = "PENDING", "DELIVERED", "FAILED"
@@ -20,10 +21,15 @@ async def enqueue(
     notification_url: str | None,
     payment_id: int | None = None,
 ) -> None:
-    """Write the event row in the caller's transaction: rolled back with it, committed with it."""
+    """Write the event row in the caller's transaction: rolled back with it, committed with it.
+
+    Nothing is owed where the merchant gave no notification_url (it is optional)."""
+    if not notification_url:
+        return
     now = clock.now()
     await session.execute(
         insert(OutboxEvent).values(
+            public_id="evt_" + random_alnum(24),
             merchant_id=merchant_id,
             payment_id=payment_id,
             event_type=event_type,

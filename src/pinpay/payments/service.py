@@ -104,6 +104,8 @@ async def get(
     session: AsyncSession, merchant: Merchant, public_id: str, *, lock: bool = False
 ) -> Payment:
     """A payment of this merchant; another merchant's is as unknown as a made-up id (2002)."""
+    if not public_id.isprintable() or len(public_id) > 80:
+        raise PaymentNotFound()  # PostgreSQL refuses NUL in text: never let it reach the query
     query = select(Payment).where(
         Payment.public_id == public_id, Payment.merchant_id == merchant.id
     )
