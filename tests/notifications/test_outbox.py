@@ -157,3 +157,19 @@ def test_verify_refuses_tampered_body_wrong_secret_and_stale_timestamp() -> None
         webhooks.verify("whsec_right", {}, body)
     with pytest.raises(webhooks.InvalidSignature):
         webhooks.verify("whsec_right", {webhooks.HEADER: "t=abc,v1="}, body)
+
+
+def test_default_retries_are_at_least_five_and_span_at_least_an_hour() -> None:
+    from pinpay.config import Settings
+
+    settings = Settings()
+    retries = settings.webhook_max_attempts - 1
+    shortest = sum(
+        (
+            delivery.retry_delay(n, settings.webhook_first_retry_seconds)
+            for n in range(1, retries + 1)
+        ),
+        timedelta(),
+    )
+    assert retries >= 5
+    assert shortest >= timedelta(hours=1)

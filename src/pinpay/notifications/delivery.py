@@ -154,9 +154,12 @@ async def _post(
 
 
 def retry_delay(attempt: int, first: float) -> timedelta:
-    """Exponential back-off with jitter, so that a recovering receiver is not hit all at once."""
+    """Exponential back-off with jitter, so that a recovering receiver is not hit all at once.
+
+    The jitter only lengthens a delay: the schedule never ends sooner than the settings promise
+    (8 attempts from 30 s: seven retries over more than an hour)."""
     base = min(timedelta(seconds=first * 2 ** (attempt - 1)), MAX_RETRY_DELAY)
-    return base * random.uniform(0.75, 1.25)
+    return base * random.uniform(1.0, 1.5)
 
 
 async def _record(
