@@ -39,6 +39,8 @@ def payout_body(
         "amount": amount,
         "currency": "EUR",
         "customer": account.payout_customer(**customer),
+        # A merchant that wants PAYOUT_SUCCEEDED names where (no URL, no notification).
+        "notification_url": "https://shop.example/payouts",
     }
 
 
