@@ -149,10 +149,17 @@ async def assign_pins(
                 "created_at": now,
             }
         )
-    await session.execute(insert(CardAssignment), new_cards)
+    first_value = payment.assigned == 0
+    inserted = list(
+        await session.scalars(
+            insert(CardAssignment).returning(CardAssignment, sort_by_parameter_order=True),
+            new_cards,
+        )
+    )
     payment.assigned = payment.amount - missing
     payment.updated_at = now
-    cards = (await service.cards_of(session, [payment]))[payment.id]
+    # The hot path (one PIN paying it all) already holds every card: no need to read them back.
+    cards = inserted if first_value else (await service.cards_of(session, [payment]))[payment.id]
     if missing == 0:
         await service.mark_authorized(session, payment, merchant, cards, actor)
     else:
