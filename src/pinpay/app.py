@@ -14,12 +14,14 @@ from pinpay import __version__, openapi
 from pinpay.config import Settings, get_settings
 from pinpay.handlers import install_error_handlers
 from pinpay.kit.log import configure_logging, log
+from pinpay.merchants.api import router as oauth_router
 from pinpay.middleware import RequestIdMiddleware
 from pinpay.notifications.api import router as notifications_router
 from pinpay.payments.api import router as payments_router
 from pinpay.payouts.api import router as payouts_router
 from pinpay.refunds.api import router as refunds_router
 from pinpay.runtime import Runtime
+from pinpay.tls import HstsMiddleware
 from pinpay.web import pages
 from pinpay.web.account import router as account_router
 from pinpay.web.pages import router as pages_router
@@ -51,11 +53,13 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     app.state.runtime = runtime
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(HstsMiddleware, max_age=settings.hsts_seconds)
     install_error_handlers(app)
 
     app.include_router(payments_router)
     app.include_router(refunds_router)
     app.include_router(payouts_router)
+    app.include_router(oauth_router)
     app.include_router(notifications_router)
     app.include_router(pages_router)
     app.include_router(account_router)

@@ -106,6 +106,7 @@ def _register_subcommands() -> None:
     # Imported here so that `pinpay --help` stays fast and each group lives beside its domain.
     from pinpay.audit.cli import app as audit_app
     from pinpay.customers.cli import app as customers_app
+    from pinpay.keys import cli as keys_cli  # noqa: F401  (adds `pinpay keys reseal`)
     from pinpay.merchants.cli import app as merchants_app
     from pinpay.serving import register as register_serving
     from pinpay.vouchers.cli import app as vouchers_app

@@ -1,10 +1,13 @@
 """One Settings class for the whole platform; every value comes from `PINPAY_*` variables."""
 
+import ipaddress
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -16,6 +19,8 @@ class Settings(BaseSettings):
     keys_json: str | None = None
 
     public_base_url: str = "http://127.0.0.1:8000"
+    # The `aud` of OAuth access tokens (RFC 9068); default: public_base_url + "/v1".
+    token_audience: str | None = None
     log_level: str = "INFO"
     log_json: bool = True
     demo_mode: bool = False
@@ -72,6 +77,22 @@ class Settings(BaseSettings):
     smtp_ssl: bool = False  # implicit TLS (port 465) instead of STARTTLS
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
     mail_from: str = "PinPay <no-reply@pinpay.invalid>"
+
+    # Proxies whose X-Forwarded-For is believed (CIDRs, JSON list or comma-separated). Empty:
+    # the header is never trusted and the client is the TCP peer.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Strict-Transport-Security max-age on every HTTPS response PinPay serves itself; 0: none.
+    hsts_seconds: int = Field(default=63_072_000, ge=0)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        if isinstance(value, list):
+            value = [str(ipaddress.ip_network(str(v).strip(), strict=False)) for v in value if v]
+        return value
 
 
 @lru_cache

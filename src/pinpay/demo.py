@@ -27,7 +27,7 @@ def prepare_keys_and_schema(settings: Settings) -> None:
     """Synchronous part: the keyring if there is none yet, and the schema."""
     keys_file = Path(settings.keys_file)
     if not settings.keys_json and not keys_file.expanduser().exists():
-        write_keyring(keys_file, Keyring.generate())
+        write_keyring(keys_file, Keyring.generate(demo=True))
         console.print(f"Created keyring {keys_file} (mode 0600).")
     upgrade(settings.database_url)
 

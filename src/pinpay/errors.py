@@ -30,6 +30,8 @@ class PinPayError(Exception):
         # Work that must outlive the refused request (its audit record, a lockout counter, a
         # freeze): run by the edge in a fresh transaction once the request's one rolled back.
         self.after_rollback = after_rollback or []
+        # Response headers the error needs (WWW-Authenticate on a refused Bearer token).
+        self.headers: dict[str, str] = {}
         super().__init__(self.message)
 
     def to_body(self) -> dict[str, object]:
@@ -110,6 +112,32 @@ class ServiceUnavailable(PinPayError):
 
 
 # -- merchant API (Paysafecard numbers, so that existing integrations handle them) ---------------
+
+
+def bearer_challenge(error: str, description: str, **extra: str) -> dict[str, str]:
+    """The RFC 6750 section 3 challenge for a refused Bearer token."""
+    fields = {"realm": "pinpay", "error": error, "error_description": description, **extra}
+    return {"WWW-Authenticate": "Bearer " + ", ".join(f'{k}="{v}"' for k, v in fields.items())}
+
+
+class InvalidToken(InvalidApiKey):
+    """A Bearer token that is malformed, forged, expired, for another audience or of a revoked
+    client: 401 10008 like a wrong API key, so that Paysafecard clients handle it as they do."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__(f"The access token is not valid: {description}.")
+        self.headers = bearer_challenge("invalid_token", description)
+
+
+class InsufficientScope(PinPayError):
+    code = "insufficient_scope"
+    number = None
+    http_status = 403
+    default_message = "The access token does not carry the scope this call needs."
+
+    def __init__(self, required: str) -> None:
+        super().__init__(f"This call needs the scope {required}.")
+        self.headers = bearer_challenge("insufficient_scope", self.message, scope=required)
 
 
 class IpNotAllowed(PinPayError):

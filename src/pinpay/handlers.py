@@ -21,7 +21,9 @@ from pinpay.kit.log import log
 
 
 def error_response(error: PinPayError) -> JSONResponse:
-    return JSONResponse(error.to_body(), status_code=error.http_status)
+    return JSONResponse(
+        error.to_body(), status_code=error.http_status, headers=error.headers or None
+    )
 
 
 async def record_rejection(request: Request, error: PinPayError) -> None:

@@ -11,7 +11,14 @@ from pinpay.db import Base
 from pinpay.fraud.models import Lockout, PinFailure
 from pinpay.idempotency.models import IdempotencyKey
 from pinpay.ledger.models import JournalEntry, JournalLine
-from pinpay.merchants.models import ApiKey, Merchant, WebhookSecret
+from pinpay.merchants.models import (
+    ApiClient,
+    ApiKey,
+    Merchant,
+    SignatureNonce,
+    SigningKey,
+    WebhookSecret,
+)
 from pinpay.notifications.models import OutboxEvent, WebhookAttempt
 from pinpay.payments.models import CardAssignment, Payment, WalletAssignment
 from pinpay.payouts.models import Payout, PayoutBinding
@@ -19,6 +26,7 @@ from pinpay.refunds.models import Refund
 from pinpay.vouchers.models import Voucher, VoucherBatch
 
 __all__ = [
+    "ApiClient",
     "ApiKey",
     "AuditChainHead",
     "AuditRecord",
@@ -39,6 +47,8 @@ __all__ = [
     "PayoutBinding",
     "PinFailure",
     "Refund",
+    "SignatureNonce",
+    "SigningKey",
     "Voucher",
     "VoucherBatch",
     "WalletAssignment",

@@ -23,8 +23,9 @@ class ErrorObject(BaseModel):
 
 ERROR_STATUSES = {
     "400": "Invalid request: the error object with code, number and param",
-    "401": "Missing or invalid API key (10008)",
-    "403": "IP not allowed, or the feature is switched off for this merchant",
+    "401": "Missing or invalid API key or Bearer token (10008; WWW-Authenticate for a token)",
+    "403": "IP not allowed, the feature is switched off for this merchant, or the Bearer "
+    "token lacks the route's scope (insufficient_scope)",
     "404": "Unknown id, or another merchant's (2002)",
     "409": "Idempotency-Key reused with another body, or still in progress",
     "503": "Database unavailable; retry",

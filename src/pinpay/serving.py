@@ -3,22 +3,50 @@
 import asyncio
 import signal
 import threading
+from pathlib import Path
+from typing import Any
 
 import typer
 import uvicorn
 
-from pinpay.cli import out, run, settings
+from pinpay.cli import err, out, run, settings
+from pinpay.config import Settings
+from pinpay.errors import PinPayError
+from pinpay.keys.startup import production_keyring
 from pinpay.runtime import open_runtime
+from pinpay.tls import tls13_context, write_dev_certs
 from pinpay.worker.service import run_forever
+
+
+def _keys_or_exit(current: Settings) -> None:
+    """Refuse to start without a keyring, or on the demo's outside demo mode (keys/startup)."""
+    try:
+        production_keyring(current)
+    except PinPayError as error:
+        err.print(f"[red]error:[/red] {error.message}")
+        raise typer.Exit(1) from None
 
 
 def serve(
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(8000),
     workers: int = typer.Option(1, min=1, help="Server processes (they share nothing)."),
+    tls_cert: Path | None = typer.Option(None, help="PEM certificate (chain): serve HTTPS."),
+    tls_key: Path | None = typer.Option(None, help="PEM private key of --tls-cert."),
 ) -> None:
     """Serve the API and the payment pages (stateless: run as many as you like)."""
-    settings()
+    _keys_or_exit(settings())
+    if (tls_cert is None) != (tls_key is None):
+        err.print("[red]error:[/red] --tls-cert and --tls-key go together")
+        raise typer.Exit(2)
+    tls: dict[str, Any] = {}
+    if tls_cert and tls_key:
+        # TLS 1.3 minimum (pinpay.tls); HSTS follows from the https scheme (PINPAY_HSTS_SECONDS).
+        tls = {
+            "ssl_certfile": tls_cert,
+            "ssl_keyfile": tls_key,
+            "ssl_context_factory": tls13_context,
+        }
     uvicorn.run(
         "pinpay.app:create_app",
         factory=True,
@@ -28,6 +56,7 @@ def serve(
         access_log=False,
         log_level="warning",
         proxy_headers=False,
+        **tls,
     )
 
 
@@ -35,8 +64,11 @@ def worker(once: bool = typer.Option(False, help="One round of every duty, then 
     """Seal audit records and run the other background duties (safe in many copies)."""
     from pinpay.worker.service import run_once
 
+    current = settings()
+    _keys_or_exit(current)
+
     async def work() -> None:
-        async with open_runtime(settings()) as runtime:
+        async with open_runtime(current) as runtime:
             if once:
                 out.print(await run_once(runtime))
                 return
@@ -95,7 +127,17 @@ def demo(
             shop_server.should_exit = True
 
 
+def dev_cert(
+    out_dir: Path = typer.Option(..., "--out", help="Directory for the three files."),
+) -> None:
+    """A local CA (ca.pem) and a certificate for localhost and 127.0.0.1 (cert.pem, key.pem),
+    for `pinpay serve --tls-cert DIR/cert.pem --tls-key DIR/key.pem`; clients trust ca.pem."""
+    paths = write_dev_certs(out_dir)
+    out.print("\n".join(f"{name}: {path}" for name, path in paths.items()))
+
+
 def register(app: typer.Typer) -> None:
     app.command()(serve)
     app.command()(worker)
     app.command()(demo)
+    app.command("dev-cert")(dev_cert)

@@ -23,6 +23,8 @@ def test_create_update_and_rotate(pinpay: Pinpay) -> None:
         "notification_format": "json",
         "max_payment": "250.00",
         "allowed_ips": ["10.0.0.0/8"],
+        "basic_auth": True,
+        "require_signatures": False,
     }
     rotated = pinpay(f"merchants rotate-webhook-secret {merchant['mid']} --json")
     assert rotated.exit_code == 0, rotated.output

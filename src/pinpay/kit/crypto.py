@@ -1,8 +1,9 @@
 """The keyring: every secret key PinPay holds, each with a key id, kept outside the database.
 
 Purposes: `pepper` (HMAC-SHA256 for finding a voucher by PIN), `seal` (AES-256-GCM for data that
-must be readable again), `sign` (Ed25519 over voucher rows). Rotation appends a key: the newest one
-is used for new writes, the older ones keep verifying, opening and finding what they made.
+must be readable again), `sign` (Ed25519 over voucher rows), `token` (Ed25519 over OAuth access
+tokens). Rotation appends a key: the newest one is used for new writes, the older ones keep
+verifying, opening and finding what they made.
 """
 
 import base64
@@ -17,12 +18,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from pinpay.errors import KeysMissing, PinPayError
 
-PURPOSES = ("pepper", "seal", "sign")
+PURPOSES = ("pepper", "seal", "sign", "token")
+# Keyrings written before a purpose existed load without its key; `pinpay keys rotate --purpose
+# token` adds the first one. Only the feature needing it (OAuth tokens) is off until then.
+OPTIONAL_PURPOSES = ("token",)
 _NONCE_BYTES = 12
 
 
@@ -56,13 +60,15 @@ def _new_key(purpose: str) -> Key:
 @dataclass
 class Keyring:
     keys: dict[str, list[Key]] = field(default_factory=dict)
+    # Made by `pinpay demo`: `pinpay serve` and `pinpay worker` refuse it outside demo mode.
+    demo: bool = False
     _signers: dict[str, Ed25519PrivateKey] = field(default_factory=dict, repr=False)
     _aeads: dict[str, AESGCM] = field(default_factory=dict, repr=False)
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
-    def generate(cls) -> "Keyring":
-        return cls({purpose: [_new_key(purpose)] for purpose in PURPOSES})
+    def generate(cls, *, demo: bool = False) -> "Keyring":
+        return cls({purpose: [_new_key(purpose)] for purpose in PURPOSES}, demo=demo)
 
     @classmethod
     def from_json(cls, text: str) -> "Keyring":
@@ -74,18 +80,23 @@ class Keyring:
                     for k in raw[purpose]
                 ]
                 for purpose in PURPOSES
+                if purpose in raw or purpose not in OPTIONAL_PURPOSES
             }
         except (ValueError, KeyError, TypeError) as exc:
             raise KeyringError(f"The keyring is malformed: {type(exc).__name__}") from None
+        for purpose in OPTIONAL_PURPOSES:
+            keys.setdefault(purpose, [])
         for purpose, ring in keys.items():
-            if not ring or any(len(k.secret) != 32 for k in ring):
+            empty_allowed = purpose in OPTIONAL_PURPOSES
+            if (not ring and not empty_allowed) or any(len(k.secret) != 32 for k in ring):
                 raise KeyringError(f"The keyring has no valid {purpose} key.")
-        return cls(keys)
+        return cls(keys, demo=raw.get("demo") is True)
 
     def to_json(self) -> str:
         return json.dumps(
             {
                 "version": 1,
+                **({"demo": True} if self.demo else {}),
                 **{
                     purpose: [
                         {
@@ -102,12 +113,14 @@ class Keyring:
         )
 
     def rotated(self, purposes: Sequence[str] = PURPOSES) -> "Keyring":
-        """A new keyring with one fresh key appended for each purpose named."""
+        """A new keyring with one fresh key appended for each purpose named (the first one for a
+        purpose this keyring predates)."""
         return Keyring(
             {
-                p: [*ring, _new_key(p)] if p in purposes else list(ring)
-                for p, ring in self.keys.items()
-            }
+                p: [*self.keys.get(p, []), _new_key(p)] if p in purposes else list(self.keys[p])
+                for p in dict.fromkeys([*self.keys, *purposes])
+            },
+            demo=self.demo,
         )
 
     # -- lookup -----------------------------------------------------------------------------
@@ -182,6 +195,18 @@ class Keyring:
         except InvalidSignature:
             return False
         return True
+
+    # -- token: Ed25519 over OAuth access tokens (public keys published as a JWKS) ---------------
+    def token_signer(self) -> tuple[str, Ed25519PrivateKey] | None:
+        """The newest token key, or None for a keyring that predates token keys."""
+        ring = self.keys.get("token")
+        if not ring:
+            return None
+        return ring[-1].kid, self._signer(ring[-1])
+
+    def token_public_keys(self) -> dict[str, Ed25519PublicKey]:
+        """Every token key id that verifies, oldest first: rotation keeps old tokens valid."""
+        return {k.kid: self._signer(k).public_key() for k in self.keys.get("token", [])}
 
 
 def write_keyring(path: Path, keyring: Keyring, *, overwrite: bool = False) -> None:

@@ -11,7 +11,7 @@ from pinpay.errors import InvalidRequestParameter, NotFound
 from pinpay.kit import clock
 from pinpay.kit.crypto import Keyring
 from pinpay.merchants import service
-from pinpay.merchants.models import Merchant, WebhookSecret
+from pinpay.merchants.models import Merchant, SigningKey, WebhookSecret
 
 # How long the previous webhook secret keeps signing after a rotation, so that receivers can
 # switch over without dropping a notification.
@@ -66,6 +66,8 @@ class MerchantChanges:
     notification_format: str | None = None
     max_payment_minor: int | None = None
     allow_ips: list[str] | None = None
+    basic_auth: bool | None = None
+    require_signatures: bool | None = None
 
 
 async def update_merchant(
@@ -79,6 +81,8 @@ async def update_merchant(
         "notification_format": merchant.notification_format,
         "max_payment_minor": merchant.max_payment_minor,
         "allowed_ips": list(merchant.allowed_ips),
+        "basic_auth": merchant.basic_auth,
+        "require_signatures": merchant.require_signatures,
     }
     if changes.status is not None:
         if changes.status not in STATUSES:
@@ -104,6 +108,11 @@ async def update_merchant(
         merchant.max_payment_minor = changes.max_payment_minor
     if changes.allow_ips is not None:
         merchant.allowed_ips = service.validated_networks(changes.allow_ips)
+    if changes.basic_auth is not None:
+        merchant.basic_auth = changes.basic_auth
+    if changes.require_signatures is not None:
+        await _check_can_require_signatures(session, merchant, changes.require_signatures)
+        merchant.require_signatures = changes.require_signatures
     await session.flush()
     after = {key: getattr(merchant, key) for key in before}
     await audit.record(
@@ -114,3 +123,18 @@ async def update_merchant(
         details={k: {"from": before[k], "to": after[k]} for k in before if before[k] != after[k]},
     )
     return merchant
+
+
+async def _check_can_require_signatures(
+    session: AsyncSession, merchant: Merchant, require: bool
+) -> None:
+    """Requiring signatures before a key is registered would lock the merchant out."""
+    if require and not await session.scalar(
+        select(SigningKey.id)
+        .where(SigningKey.merchant_id == merchant.id, SigningKey.revoked_at.is_(None))
+        .limit(1)
+    ):
+        raise InvalidRequestParameter(
+            "register a signing key first (pinpay merchants add-signing-key)",
+            param="require_signatures",
+        )

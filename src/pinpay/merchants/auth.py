@@ -1,15 +1,18 @@
-"""Merchant authentication: HTTP Basic with the API key as user name, then the IP allow-list."""
+"""Merchant authentication: HTTP Basic with the API key as user name or an OAuth Bearer token,
+then the IP allow-list and, for a token, the scope of the route."""
 
 import base64
 import binascii
-import ipaddress
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pinpay.errors import InvalidApiKey, IpNotAllowed
+from pinpay.kit import netaddr
+from pinpay.merchants import oauth, scopes, signatures
 from pinpay.merchants.models import Merchant
 from pinpay.merchants.service import merchant_for_api_key
+from pinpay.merchants.tokens import TokenIssuer
 
 
 def api_key_from_header(authorization: str | None) -> str | None:
@@ -28,28 +31,51 @@ def api_key_from_header(authorization: str | None) -> str | None:
 
 
 def client_ip(request: Request) -> str | None:
-    # X-Forwarded-For is never trusted here; a trusted-proxy setting is the only way to honour it.
-    return request.client.host if request.client else None
+    # X-Forwarded-For counts only when the peer is one of PINPAY_TRUSTED_PROXIES (default none).
+    return netaddr.client_address(
+        request.client.host if request.client else None,
+        request.headers.getlist("x-forwarded-for"),
+        request.app.state.runtime.settings.trusted_proxies,
+    )
 
 
 def ip_allowed(merchant: Merchant, ip: str | None) -> bool:
     if not merchant.allowed_ips:
         return True
-    if ip is None:
-        return False
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    return any(address in ipaddress.ip_network(cidr) for cidr in merchant.allowed_ips)
+    address = netaddr.parse_ip(ip)
+    return address is not None and netaddr.in_networks(address, merchant.allowed_ips)
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """`Bearer <JWT>` (RFC 6750 section 2.1): an OAuth access token from POST /oauth/token."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
 
 
 async def authenticate(session: AsyncSession, request: Request) -> Merchant:
-    api_key = api_key_from_header(request.headers.get("authorization"))
-    merchant = await merchant_for_api_key(session, api_key) if api_key else None
+    """The merchant behind a request (API key or Bearer token), with its IP and scope checked."""
+    runtime = request.app.state.runtime
+    token = bearer_token(request.headers.get("authorization"))
+    grant = None
+    if token is not None:
+        issuer = TokenIssuer.from_settings(runtime.settings)
+        grant = await oauth.merchant_for_token(session, runtime.keyring, issuer, token)
+        merchant: Merchant | None = grant.merchant
+    else:
+        api_key = api_key_from_header(request.headers.get("authorization"))
+        merchant = await merchant_for_api_key(session, api_key) if api_key else None
     if merchant is None:
         raise InvalidApiKey()
     request.state.merchant_mid = merchant.mid  # for the audit record of a refusal
+    if grant is None and not merchant.basic_auth:
+        refused = InvalidApiKey("This merchant takes OAuth access tokens only, not API keys.")
+        refused.headers = {"WWW-Authenticate": 'Bearer realm="pinpay"'}
+        raise refused
     if not ip_allowed(merchant, client_ip(request)):
         raise IpNotAllowed()
+    if grant is not None:
+        scopes.require_scope(request, grant.scopes)
+    await signatures.check_request(session, merchant, request)
     return merchant

@@ -1,10 +1,12 @@
 """`pinpay merchants ...`"""
 
+from pathlib import Path
+
 import typer
 
-from pinpay.cli import emit_json, out, run, settings
+from pinpay.cli import emit_json, err, out, run, settings
 from pinpay.kit.money import to_major, to_minor
-from pinpay.merchants import admin, service
+from pinpay.merchants import admin, oauth, service, signatures
 from pinpay.runtime import open_runtime
 
 app = typer.Typer(help="Merchant accounts and their credentials.", no_args_is_help=True)
@@ -81,6 +83,14 @@ def update(
     notification_format: str | None = typer.Option(None, help="form or json"),
     max_payment: str | None = typer.Option(None, help="Maximum per payment, e.g. 1000.00"),
     allow_ip: list[str] | None = typer.Option(None, help="Replaces the allow-list (repeatable)."),
+    basic_auth: bool | None = typer.Option(
+        None, "--basic-auth/--no-basic-auth", help="Accept API keys (off: OAuth tokens only)."
+    ),
+    require_signatures: bool | None = typer.Option(
+        None,
+        "--require-signatures/--no-require-signatures",
+        help="Every API call must be signed (RFC 9421) by a key from add-signing-key.",
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Change a merchant's settings; every change is audited."""
@@ -98,6 +108,8 @@ def update(
                 if max_payment is not None
                 else None,
                 allow_ips=allow_ip or None,
+                basic_auth=basic_auth,
+                require_signatures=require_signatures,
             )
             merchant = await admin.update_merchant(session, mid, changes)
             return {
@@ -108,6 +120,8 @@ def update(
                 "notification_format": merchant.notification_format,
                 "max_payment": str(to_major(merchant.max_payment_minor, currency)),
                 "allowed_ips": merchant.allowed_ips,
+                "basic_auth": merchant.basic_auth,
+                "require_signatures": merchant.require_signatures,
             }
 
     result = run(change())
@@ -116,3 +130,76 @@ def update(
     else:
         for key, value in result.items():
             out.print(f"{key:>20}: {value}")
+
+
+@app.command("create-client")
+def create_client(
+    mid: str,
+    scope: list[str] = typer.Option(
+        ..., help="payments:read, payments:write, refunds or payouts (repeatable)."
+    ),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """An OAuth API client (client credentials); its secret is shown this once only."""
+
+    async def create() -> tuple[oauth.NewClient, bool]:
+        async with open_runtime(settings()) as runtime, runtime.transaction() as session:
+            created = await oauth.create_client(session, mid, scope)
+            return created, runtime.keyring.token_signer() is not None
+
+    created, can_sign = run(create())
+    if not can_sign:  # stderr: the --json output stays parseable
+        err.print(
+            "[yellow]warning:[/yellow] the keyring has no token key yet, so no access token "
+            "can be issued: run `pinpay keys rotate --purpose token`."
+        )
+    result = {
+        "mid": created.mid,
+        "client_id": created.client_id,
+        "client_secret": created.client_secret,
+        "scopes": created.scopes,
+    }
+    if as_json:
+        emit_json(result)
+        return
+    for key, value in result.items():
+        out.print(f"{key:>15}: {value}")
+    out.print("[yellow]Store the client secret now: it is not shown again.[/yellow]")
+
+
+@app.command("revoke-client")
+def revoke_client(client_id: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Revoke an API client: its secret and every token it holds stop working at once."""
+
+    async def revoke() -> str:
+        async with open_runtime(settings()) as runtime, runtime.transaction() as session:
+            return await oauth.revoke_client(session, client_id)
+
+    mid = run(revoke())
+    if as_json:
+        emit_json({"mid": mid, "client_id": client_id, "revoked": True})
+    else:
+        out.print(f"API client {client_id} of merchant {mid} is revoked.")
+
+
+@app.command("add-signing-key")
+def add_signing_key(
+    mid: str,
+    key_id: str = typer.Option(..., help="The keyid the merchant puts in Signature-Input."),
+    public_key: Path = typer.Option(..., help="PEM public key: Ed25519 or ECDSA P-256."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Register a merchant's public key for signed requests (RFC 9421)."""
+
+    pem = public_key.read_bytes()
+
+    async def add() -> dict[str, object]:
+        async with open_runtime(settings()) as runtime, runtime.unit_of_work() as session:
+            key = await signatures.add_signing_key(session, mid, key_id, pem)
+            return {"mid": mid, "key_id": key.key_id, "algorithm": key.algorithm}
+
+    result = run(add())
+    if as_json:
+        emit_json(result)
+    else:
+        out.print(f"signing key {result['key_id']} ({result['algorithm']}) added to {mid}")

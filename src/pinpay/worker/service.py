@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from pinpay.audit.chain import seal_pending
 from pinpay.idempotency import service as idempotency
 from pinpay.kit.log import log
+from pinpay.merchants import signatures
 from pinpay.notifications.delivery import deliver_due
 from pinpay.payments import service as payments
 from pinpay.runtime import Runtime
@@ -31,11 +32,17 @@ async def purge_idempotency_keys(runtime: Runtime) -> int:
         return await idempotency.purge_expired(session)
 
 
+async def purge_signature_nonces(runtime: Runtime) -> int:
+    async with runtime.transaction() as session:
+        return await signatures.purge_expired_nonces(session)
+
+
 DUTIES: list[tuple[str, Duty]] = [
     ("expire_payments", expire_payments),
     ("deliver_notifications", deliver_due),
     ("seal_audit_records", seal_audit_records),
     ("purge_idempotency_keys", purge_idempotency_keys),
+    ("purge_signature_nonces", purge_signature_nonces),
 ]
 
 
