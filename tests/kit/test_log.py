@@ -150,3 +150,28 @@ def test_request_id_and_level_survive_redaction(logs: Logs) -> None:
     assert line["request_id"] == "req_0123456789abcdef"
     assert (line["level"], line["amount"], line["currency"]) == ("error", 1000, "EUR")
     assert line["timestamp"].endswith("Z")
+
+
+def test_tokens_client_secrets_webhook_secrets_and_auth_headers_are_masked() -> None:
+    from pinpay.kit.log import redact_text
+
+    jwt = "eyJhbGciOiJFZERTQSIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlX3BhcnQ"
+    text = (
+        f"token {jwt} client ppcs_{'A' * 43} hook whsec_{'B' * 43} "
+        "Authorization: Basic cGlucGF5X3NlY3JldGtleTo="
+    )
+    masked = redact_text(text)
+    for secret in (jwt, jwt.split(".")[2], "A" * 43, "B" * 43, "cGlucGF5X3NlY3JldGtleTo="):
+        assert secret not in masked
+
+
+def test_standard_library_records_are_redacted_too(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    with caplog.at_level(logging.INFO):
+        configure_logging("INFO")  # filters every handler present, pytest's capture included
+        logging.getLogger("sqlalchemy.engine.Engine").warning(
+            "params %s", ("1234 5678 9012 3456", "pinpay_" + "k" * 40)
+        )
+    assert "1234 5678 9012 3456" not in caplog.text and "k" * 40 not in caplog.text
+    assert "****-****-****-****" in caplog.text

@@ -1,7 +1,13 @@
 """`pinpay merchants ...` as an operator runs it."""
 
+import asyncio
 import json
 
+import httpx
+
+from pinpay.app import create_app
+from pinpay.config import Settings
+from pinpay.kit.crypto import Keyring
 from tests.cli_support import Pinpay
 
 
@@ -38,3 +44,26 @@ def test_refusals_exit_non_zero(pinpay: Pinpay) -> None:
     assert pinpay(f"merchants update {mid} --disposition-seconds 5").exit_code == 1
     assert pinpay(f"merchants update {mid} --status GONE").exit_code == 1
     assert pinpay("merchants create --name Acme --allow-ip not-an-ip").exit_code == 1
+
+
+def test_several_api_keys_and_revocation(
+    pinpay: Pinpay, db_settings: Settings, keyring: Keyring
+) -> None:
+    created = json.loads(pinpay("merchants create --name Acme --json").output)
+    mid, first = created["mid"], created["api_key"]
+    second = json.loads(pinpay(f"merchants add-api-key {mid} --json").output)["api_key"]
+    keys = json.loads(pinpay(f"merchants api-keys {mid} --json").output)
+    assert [k["revoked"] for k in keys] == [None, None]
+    assert all(first not in k["hint"] and second not in k["hint"] for k in keys)
+    revoked = pinpay(f"merchants revoke-api-key {mid} {keys[0]['id']} --json")
+    assert revoked.exit_code == 0, revoked.output
+    assert pinpay(f"merchants revoke-api-key {mid} 999999").exit_code == 1
+
+    async def status_with(key: str) -> int:
+        settings = db_settings.model_copy(update={"keys_json": keyring.to_json()})
+        transport = httpx.ASGITransport(app=create_app(settings))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return (await client.get("/v1/payments", auth=(key, ""))).status_code
+
+    assert asyncio.run(status_with(first)) == 401
+    assert asyncio.run(status_with(second)) == 200

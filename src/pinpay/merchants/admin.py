@@ -11,7 +11,7 @@ from pinpay.errors import InvalidRequestParameter, NotFound
 from pinpay.kit import clock
 from pinpay.kit.crypto import Keyring
 from pinpay.merchants import service
-from pinpay.merchants.models import Merchant, SigningKey, WebhookSecret
+from pinpay.merchants.models import ApiKey, Merchant, SigningKey, WebhookSecret
 
 # How long the previous webhook secret keeps signing after a rotation, so that receivers can
 # switch over without dropping a notification.
@@ -138,3 +138,39 @@ async def _check_can_require_signatures(
             "register a signing key first (pinpay merchants add-signing-key)",
             param="require_signatures",
         )
+
+
+async def api_keys(session: AsyncSession, mid: str) -> list[ApiKey]:
+    merchant = await get(session, mid)
+    return list(
+        await session.scalars(
+            select(ApiKey).where(ApiKey.merchant_id == merchant.id).order_by(ApiKey.id)
+        )
+    )
+
+
+async def add_api_key(session: AsyncSession, mid: str) -> str:
+    """One more active key (rotation: add, switch the integration over, revoke the old)."""
+    return await service.add_api_key(session, await get(session, mid))
+
+
+async def revoke_api_key(
+    session: AsyncSession, mid: str, key_id: int, *, actor: str = "operator"
+) -> ApiKey:
+    merchant = await get(session, mid)
+    key = await session.scalar(
+        select(ApiKey).where(ApiKey.id == key_id, ApiKey.merchant_id == merchant.id)
+    )
+    if key is None:
+        raise NotFound("No API key with that id for this merchant.")
+    if key.revoked_at is None:
+        key.revoked_at = clock.now()
+        await session.flush()
+        await audit.record(
+            session,
+            "merchant.api_key_revoked",
+            actor=actor,
+            merchant_mid=mid,
+            details={"key_id": key_id, "hint": key.hint},
+        )
+    return key

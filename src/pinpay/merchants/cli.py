@@ -203,3 +203,61 @@ def add_signing_key(
         emit_json(result)
     else:
         out.print(f"signing key {result['key_id']} ({result['algorithm']}) added to {mid}")
+
+
+@app.command("api-keys")
+def list_api_keys(mid: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    """A merchant's API keys: id, the first characters, created, revoked (never the key)."""
+
+    async def load() -> list[dict[str, object]]:
+        async with open_runtime(settings()) as runtime, runtime.transaction() as session:
+            return [
+                {
+                    "id": key.id,
+                    "hint": key.hint + "...",
+                    "created": key.created_at.isoformat(),
+                    "revoked": key.revoked_at.isoformat() if key.revoked_at else None,
+                }
+                for key in await admin.api_keys(session, mid)
+            ]
+
+    keys = run(load())
+    if as_json:
+        emit_json(keys)
+    else:
+        for key in keys:
+            out.print(
+                f"{key['id']:>6}  {key['hint']}  created {key['created']}"
+                + (f"  revoked {key['revoked']}" if key["revoked"] else "  active")
+            )
+
+
+@app.command("add-api-key")
+def add_api_key(mid: str, as_json: bool = typer.Option(False, "--json")) -> None:
+    """One more active API key, shown once (the others keep working until revoked)."""
+
+    async def add() -> str:
+        async with open_runtime(settings()) as runtime, runtime.unit_of_work() as session:
+            return await admin.add_api_key(session, mid)
+
+    api_key = run(add())
+    if as_json:
+        emit_json({"mid": mid, "api_key": api_key})
+    else:
+        out.print(f"new API key: {api_key}\nStore it now: it is not shown again.")
+
+
+@app.command("revoke-api-key")
+def revoke_api_key(mid: str, key_id: int, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Revoke one API key at once (see `pinpay merchants api-keys MID` for ids)."""
+
+    async def revoke() -> dict[str, object]:
+        async with open_runtime(settings()) as runtime, runtime.unit_of_work() as session:
+            key = await admin.revoke_api_key(session, mid, key_id)
+            return {"id": key.id, "revoked": key.revoked_at.isoformat() if key.revoked_at else None}
+
+    result = run(revoke())
+    if as_json:
+        emit_json(result)
+    else:
+        out.print(f"API key {result['id']} revoked")
