@@ -20,6 +20,9 @@ _API_KEY_TEXT = re.compile(r"pinpay_[A-Za-z0-9_-]{20,}")
 # Other credentials PinPay hands out, by their prefixes, and any JSON Web Token.
 _SECRET_TEXT = re.compile(r"(?:ppcs|whsec)_[A-Za-z0-9_-]{20,}")
 _JWT_TEXT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
+# Capability tokens in URL paths (a payment page, an e-mail verification link open by the random
+# token in their path); object ids such as pay_..., ref_..., out_..., evt_... stay readable.
+_PATH_TOKEN_TEXT = re.compile(r"/(?!(?:pay|ref|out|evt)_)[A-Za-z0-9_-]{32,}")
 _BASIC_TEXT = re.compile(r"(?i)\b(basic|bearer)\s+[A-Za-z0-9+/=._-]{8,}")
 _EMAIL_TEXT = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 # Fields that hold 16-digit serials by design: not secret, and needed to follow a voucher.
@@ -28,6 +31,7 @@ _SERIAL_KEYS = frozenset({"serial", "serials"})
 
 def redact_text(text: str) -> str:
     text = _JWT_TEXT.sub("eyJ***", text)
+    text = _PATH_TOKEN_TEXT.sub("/***", text)
     text = _BASIC_TEXT.sub(r"\1 ***", text)
     text = _SECRET_TEXT.sub("***_***", text)
     text = _API_KEY_TEXT.sub("pinpay_***", text)
