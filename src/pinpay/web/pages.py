@@ -107,6 +107,13 @@ class Page:
             )
         return secure_headers(response, payment)
 
+    def csrf_refused(self, page_token: str, given: str) -> Response | None:
+        """The "session expired" page when a form's CSRF token does not match its device."""
+        device = self.request.cookies.get(csrf.DEVICE_COOKIE)
+        if csrf.valid(self.runtime.keyring, device, page_token, given):
+            return None
+        return self.status("session", link=None, ok=False, code=403)
+
     def status(
         self,
         message_key: str,
@@ -172,15 +179,26 @@ class Page:
         return self.status(key, link=payment.failure_url, ok=False, payment=payment)
 
 
+async def _open(
+    session: AsyncSession, page: Page, page_token: str
+) -> tuple[Payment, Merchant] | Response:
+    """The page's payment (locked) if it still takes value, else the page to show instead."""
+    found = await service.by_page_token(session, page_token, lock=True)
+    if found is None:
+        return page.status("not_found", link=None, ok=False, code=404)
+    payment, merchant = found
+    await service.customer_opened(session, payment, merchant)
+    if payment.status not in states.OPEN:
+        return page.outcome(payment)
+    return payment, merchant
+
+
 async def _show(page: Page, page_token: str, error: str | None = None, code: int = 200) -> Response:
     async with page.runtime.transaction() as session:
-        found = await service.by_page_token(session, page_token, lock=True)
-        if found is None:
-            return page.status("not_found", link=None, ok=False, code=404)
-        payment, merchant = found
-        await service.customer_opened(session, payment, merchant)
-        if payment.status not in states.OPEN:
-            return page.outcome(payment)
+        opened = await _open(session, page, page_token)
+        if isinstance(opened, Response):
+            return opened
+        payment, merchant = opened
         cards = (await service.cards_of(session, [payment]))[payment.id]
         wallet = await _wallet_offer(session, page, payment)
         return page.form(payment, merchant, cards, error=error, code=code, wallet=wallet)
@@ -208,19 +226,14 @@ async def submit_pin(
     request: Request, page_token: str, pin: str = Form(""), csrf_token: str = Form("", alias="csrf")
 ) -> Response:
     page = Page(request)
-    if not csrf.valid(
-        page.runtime.keyring, request.cookies.get(csrf.DEVICE_COOKIE), page_token, csrf_token
-    ):
-        return page.status("session", link=None, ok=False, code=403)
+    if refused := page.csrf_refused(page_token, csrf_token):
+        return refused
     try:
         async with page.runtime.unit_of_work() as session:
-            found = await service.by_page_token(session, page_token, lock=True)
-            if found is None:
-                return page.status("not_found", link=None, ok=False, code=404)
-            payment, merchant = found
-            await service.customer_opened(session, payment, merchant)
-            if payment.status not in states.OPEN:
-                return page.outcome(payment)
+            opened = await _open(session, page, page_token)
+            if isinstance(opened, Response):
+                return opened
+            payment, merchant = opened
             subject = Subject(
                 merchant=merchant.mid,
                 payment=payment.public_id,
@@ -253,19 +266,14 @@ async def pay_from_wallet(
     request: Request, page_token: str, csrf_token: str = Form("", alias="csrf")
 ) -> Response:
     page = Page(request)
-    if not csrf.valid(
-        page.runtime.keyring, request.cookies.get(csrf.DEVICE_COOKIE), page_token, csrf_token
-    ):
-        return page.status("session", link=None, ok=False, code=403)
+    if refused := page.csrf_refused(page_token, csrf_token):
+        return refused
     try:
         async with page.runtime.unit_of_work() as session:
-            found = await service.by_page_token(session, page_token, lock=True)
-            if found is None:
-                return page.status("not_found", link=None, ok=False, code=404)
-            payment, merchant = found
-            await service.customer_opened(session, payment, merchant)
-            if payment.status not in states.OPEN:
-                return page.outcome(payment)
+            opened = await _open(session, page, page_token)
+            if isinstance(opened, Response):
+                return opened
+            payment, merchant = opened
             account = await current_account(session, request)
             if account is None:
                 return page.finish(
@@ -289,10 +297,8 @@ async def cancel(
     request: Request, page_token: str, csrf_token: str = Form("", alias="csrf")
 ) -> Response:
     page = Page(request)
-    if not csrf.valid(
-        page.runtime.keyring, request.cookies.get(csrf.DEVICE_COOKIE), page_token, csrf_token
-    ):
-        return page.status("session", link=None, ok=False, code=403)
+    if refused := page.csrf_refused(page_token, csrf_token):
+        return refused
     try:
         async with page.runtime.unit_of_work() as session:
             found = await service.by_page_token(session, page_token, lock=True)
