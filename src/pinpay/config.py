@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=20, ge=0)
 
+    # How long a new payment waits for its PINs before it expires (API.md 2: 30 minutes).
+    authorization_window_seconds: int = Field(default=30 * 60, ge=1)
+
     # Lockouts (API.md 3): wrong PINs per key within the window lock that key; each repeat
     # lockout lasts twice as long as the one before.
     lockout_threshold: int = Field(default=5, ge=1)

@@ -65,7 +65,10 @@ async def create_payment(request: Request, body: CreatePaymentRequest) -> JSONRe
         async def produce() -> dict[str, Any]:
             new = validation.new_payment(body, merchant)
             correlation = validation.correlation_id(request.headers.get("correlation-id"))
-            payment = await service.create(session, merchant, new, correlation)
+            window = timedelta(seconds=runtime.settings.authorization_window_seconds)
+            payment = await service.create(
+                session, merchant, new, correlation, authorization_window=window
+            )
             return _without_none(await _render(runtime, session, payment))
 
         return await respond_once(session, request, merchant.id, 201, produce)

@@ -49,7 +49,12 @@ def require_active(merchant: Merchant) -> None:
 
 
 async def create(
-    session: AsyncSession, merchant: Merchant, new: NewPayment, correlation_id: str | None
+    session: AsyncSession,
+    merchant: Merchant,
+    new: NewPayment,
+    correlation_id: str | None,
+    *,
+    authorization_window: timedelta = AUTHORIZATION_WINDOW,
 ) -> Payment:
     require_active(merchant)
     now = clock.now()
@@ -80,7 +85,7 @@ async def create(
         shop_id=new.shop_id,
         created_at=now,
         updated_at=now,
-        expires_at=now + AUTHORIZATION_WINDOW,
+        expires_at=now + authorization_window,
     )
     session.add(payment)
     try:
