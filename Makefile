@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test lint fmt clean distclean bench pg-stop
+.PHONY: help venv demo test lint fmt clean distclean bench soak pg-stop
 
 help:
 	@echo "make venv       .venv with the project and its dev tools (reused; reinstalled when pyproject.toml changes)"
@@ -29,6 +29,7 @@ help:
 	@echo "make lint       ruff check, ruff format --check, mypy"
 	@echo "make fmt        ruff format, then ruff check --fix"
 	@echo "make bench      bench/run.py: pgbench reference, PIN assignments, payments, issuance (BENCH_SECONDS=20)"
+	@echo "make soak       the reliability tests round after round on PostgreSQL (SOAK_ROUNDS=10)"
 	@echo "make pg-stop    stop the throwaway PostgreSQL in .pgtest/ (make clean also deletes it)"
 	@echo "make clean      caches, build output and the throwaway PostgreSQL; distclean also .venv"
 
@@ -87,6 +88,19 @@ lint: $(STAMP_DEV)
 fmt: $(STAMP_DEV)
 	$(BIN)/ruff format $(LINT_PATHS)
 	$(BIN)/ruff check --fix $(LINT_PATHS)
+
+# The reliability tests (kill -9, database restart, receiver down, many processes, the stateful
+# life cycle) again and again on PostgreSQL: SOAK_ROUNDS (default 10) rounds; stops at the first
+# failure. Hypothesis tests that do not fix their own example count run 500 with the soak profile.
+SOAK_ROUNDS ?= 10
+soak: $(STAMP_DEV)
+	@url="$$(scripts/test-postgres)" || exit 1; \
+	for round in $$(seq 1 $(SOAK_ROUNDS)); do \
+		echo "== soak round $$round/$(SOAK_ROUNDS)"; \
+		PINPAY_TEST_DATABASE_URL="$$url" HYPOTHESIS_PROFILE=soak $(BIN)/pytest -q -p no:cacheprovider \
+			tests/reliability $(wildcard tests/test_lifecycle_stateful.py) -k "postgresql or not sqlite" \
+			|| exit 1; \
+	done
 
 # BENCH_SECONDS (default 20) is each measured phase's length: `BENCH_SECONDS=60 make bench`.
 # The bench extra (matplotlib, py-spy) is installed on top of dev, again when pyproject.toml changes.

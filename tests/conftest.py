@@ -15,6 +15,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -25,6 +26,10 @@ from pinpay.models import Base
 from pinpay.runtime import Runtime
 
 pytest_plugins = ["tests.api_client", "tests.servers", "tests.cli_support"]
+
+# `make soak` runs with HYPOTHESIS_PROFILE=soak: many more examples than a normal `make test`.
+hypothesis_settings.register_profile("soak", max_examples=500, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 DEFAULT_ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
