@@ -90,15 +90,16 @@ fmt: $(STAMP_DEV)
 	$(BIN)/ruff check --fix $(LINT_PATHS)
 
 # The reliability tests (kill -9, database restart, receiver down, many processes, the stateful
-# life cycle) again and again on PostgreSQL: SOAK_ROUNDS (default 10) rounds; stops at the first
-# failure. Hypothesis tests that do not fix their own example count run 500 with the soak profile.
+# life cycle, the OpenAPI stateful run) again and again on PostgreSQL: SOAK_ROUNDS (default 10)
+# rounds; stops at the first failure. Hypothesis tests that do not fix their own example count
+# run 500 with the soak profile (the OpenAPI stateful run: 200 scenarios instead of 30).
 SOAK_ROUNDS ?= 10
 soak: $(STAMP_DEV)
 	@url="$$(scripts/test-postgres)" || exit 1; \
 	for round in $$(seq 1 $(SOAK_ROUNDS)); do \
 		echo "== soak round $$round/$(SOAK_ROUNDS)"; \
 		PINPAY_TEST_DATABASE_URL="$$url" HYPOTHESIS_PROFILE=soak $(BIN)/pytest -q -p no:cacheprovider \
-			tests/reliability $(wildcard tests/test_lifecycle_stateful.py) -k "postgresql or not sqlite" \
+			tests/reliability $(wildcard tests/test_lifecycle_stateful.py) tests/test_openapi.py -k "postgresql or not sqlite" \
 			|| exit 1; \
 	done
 

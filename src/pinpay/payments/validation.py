@@ -51,10 +51,18 @@ def _url(value: object, param: str, *, required: bool) -> str | None:
         return None
     if not isinstance(value, str) or len(value) > 2048:
         raise InvalidRequestParameter(f"{param} must be a URL", param=param)
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if not is_http_url(value.strip()):
         raise InvalidRequestParameter(f"{param} must be an http(s) URL", param=param)
     return value.strip()
+
+
+def is_http_url(text: str) -> bool:
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises on a port that is not a number from 0 to 65535
+    except ValueError:  # "https://[x": an unclosed IPv6 bracket, or a port such as ":x"
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and text.isprintable()
 
 
 def parse_bool(value: object, param: str, default: bool) -> bool:
@@ -101,7 +109,13 @@ def _optional_text(
     if _blank(value):
         return None
     text = str(value).strip() if isinstance(value, (str, int)) else None
-    if text is None or len(text) > max_length or (pattern and not pattern.match(text)):
+    # Not printable (a NUL, say) is refused here: PostgreSQL cannot store a NUL in text at all.
+    if (
+        text is None
+        or len(text) > max_length
+        or not text.isprintable()
+        or (pattern and not pattern.match(text))
+    ):
         raise InvalidRequestParameter(f"{param} is invalid", param=param)
     return text
 
@@ -133,7 +147,9 @@ def new_payment(request: CreatePaymentRequest, merchant: Merchant) -> NewPayment
     min_age = None
     if not _blank(customer.min_age):
         try:
-            min_age = int(str(customer.min_age))
+            raw = customer.min_age
+            # 18.0 is the JSON number 18 (JSON Schema counts it as an integer too).
+            min_age = int(raw) if isinstance(raw, float) and raw.is_integer() else int(str(raw))
         except ValueError:
             raise InvalidRequestParameter(
                 "customer.min_age must be a whole number", param="customer.min_age"

@@ -2,12 +2,11 @@
 
 from dataclasses import dataclass
 from datetime import date
-from urllib.parse import urlsplit
 
 from pinpay.errors import InvalidRequestParameter
 from pinpay.merchants import transfers
 from pinpay.merchants.models import Merchant
-from pinpay.payments.validation import parse_bool
+from pinpay.payments.validation import is_http_url, parse_bool
 from pinpay.payouts.schemas import CreatePayoutRequest
 
 
@@ -42,8 +41,7 @@ def _notification_url(value: object) -> str | None:
     url = transfers.text(value, "notification_url", 2048)
     if url is None:
         return None
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if not is_http_url(url):
         raise InvalidRequestParameter(
             "notification_url must be an http(s) URL", param="notification_url"
         )

@@ -3,32 +3,47 @@ Lenient on form like every merchant request: the meaning is checked in refunds.v
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from pinpay.kit.clock import unix_ms
 from pinpay.kit.money import to_json_number
+from pinpay.merchants.transfers import MAX_COMMENT
+from pinpay.payments.schemas import (
+    AMOUNT,
+    BOOLEAN,
+    CURRENCY,
+    CUSTOMER_ID,
+    PAYSAFECARD,
+    Lenient,
+    doc,
+    optional,
+    requires,
+    text,
+)
 from pinpay.refunds.models import Refund
 from pinpay.vouchers.models import Voucher
 
 
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class RefundCustomerIn(Lenient):
+    model_config = requires("id")
+
+    id: Any = doc(CUSTOMER_ID)
+    email: Any = doc(text(254, None, "customer@example.com"))
+    psc_id: Any = doc(text(44))
 
 
-class RefundCustomerIn(_Lenient):
-    id: Any = Field(default=None, examples=["cust-0001"])
-    email: Any = None
-    psc_id: Any = None
+class CreateRefundRequest(Lenient):
+    model_config = requires("type", "amount", "currency", "customer")
 
-
-class CreateRefundRequest(_Lenient):
-    type: Any = Field(default=None, examples=["PAYSAFECARD"])
-    amount: Any = Field(default=None, examples=[5.00])
-    currency: Any = Field(default=None, examples=["EUR"])
-    capture: Any = Field(default=None, examples=[True])
+    type: Any = doc(PAYSAFECARD)
+    amount: Any = doc(AMOUNT)
+    currency: Any = doc({**CURRENCY, "description": "The payment's currency"})
+    capture: Any = doc(BOOLEAN)
     customer: RefundCustomerIn | None = None
-    comment: Any = None
-    destination: Any = Field(default=None, examples=["account", "voucher"])
+    comment: Any = doc(text(MAX_COMMENT, "^[ -~]*$"))
+    destination: Any = doc(
+        optional({"type": "string", "enum": ["account", "voucher"], "examples": ["voucher"]})
+    )
 
 
 class TransferCustomerOut(BaseModel):
