@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from pinpay import deferred_writes  # noqa: F401  (registers the session listeners)
 from pinpay.errors import PinPayError
 
 NAMING = {

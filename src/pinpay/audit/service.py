@@ -2,10 +2,10 @@
 
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pinpay.audit.models import AuditRecord
+from pinpay.deferred_writes import defer_insert
 from pinpay.errors import AfterRollback
 from pinpay.kit import clock
 from pinpay.kit.log import current_request_id
@@ -26,20 +26,20 @@ async def record(
     subject: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> None:
-    await session.execute(
-        insert(AuditRecord).values(
-            created_at=clock.now(),
-            actor=actor,
-            action=action,
-            outcome=outcome,
-            reason=reason,
-            merchant_mid=merchant_mid,
-            customer_id=customer_id,
-            serial=serial,
-            subject=subject,
-            request_id=current_request_id(),
-            details=details,
-        )
+    defer_insert(
+        session,
+        AuditRecord,
+        created_at=clock.now(),
+        actor=actor,
+        action=action,
+        outcome=outcome,
+        reason=reason,
+        merchant_mid=merchant_mid,
+        customer_id=customer_id,
+        serial=serial,
+        subject=subject,
+        request_id=current_request_id(),
+        details=details,
     )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,15 +51,21 @@ class Key:
     lock_for: timedelta
 
 
+_LOCKED = (  # built once: every PIN entry runs it
+    select(Lockout.id)
+    .where(
+        Lockout.key_hash.in_(bindparam("hashes", expanding=True)),
+        Lockout.until > bindparam("now"),
+    )
+    .limit(1)
+)
+
+
 class SqlCounters:
     """Failures and lockouts as rows: no shared row is updated, failures are only inserted."""
 
     async def locked(self, session: AsyncSession, keys: list[Key], now: datetime) -> bool:
-        hit = await session.scalar(
-            select(Lockout.id)
-            .where(Lockout.key_hash.in_([k.hash for k in keys]), Lockout.until > now)
-            .limit(1)
-        )
+        hit = await session.scalar(_LOCKED, {"hashes": [k.hash for k in keys], "now": now})
         return hit is not None
 
     async def count_failure(

@@ -6,13 +6,28 @@ only ever derived from the journal: a row updated by every payment would seriali
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import astuple, dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import Select, func, insert, select
+from sqlalchemy import (
+    BigInteger,
+    Insert,
+    Select,
+    String,
+    Table,
+    bindparam,
+    func,
+    insert,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import TypeEngine
 
+from pinpay.db import UTCDateTime, dialect_name
+from pinpay.deferred_writes import defer
 from pinpay.errors import UnbalancedEntry
 from pinpay.kit import clock
 from pinpay.ledger.models import JournalEntry, JournalLine
@@ -57,30 +72,87 @@ async def post(
     *,
     reference: str | None = None,
     at: datetime | None = None,
-) -> int:
-    """Append one balanced entry; returns its id. Runs in the caller's transaction."""
+) -> None:
+    """Append one balanced entry in the caller's transaction.
+
+    On PostgreSQL the entry and its lines are one statement, queued with the request's other
+    appends (`deferred_writes`); SQLite, which has no INSERT inside WITH, takes two at once."""
     check_balanced(lines)
+    entry = EntryWithLines(kind, reference, at or clock.now(), tuple(lines))
+    if dialect_name(session) == "postgresql":
+        defer(session, entry)
+        return
     entry_id = (
         await session.execute(
             insert(JournalEntry)
-            .values(created_at=at or clock.now(), kind=kind, reference=reference)
+            .values(created_at=entry.at, kind=kind, reference=reference)
             .returning(JournalEntry.id)
         )
     ).scalar_one()
     await session.execute(
         insert(JournalLine),
-        [
-            {
-                "entry_id": entry_id,
-                "account_kind": line.account_kind,
-                "account_ref": line.account_ref,
-                "currency": line.currency,
-                "amount": line.amount,
-            }
-            for line in lines
-        ],
+        [{"entry_id": entry_id, **_line_values(line)} for line in lines],
     )
-    return int(entry_id)
+
+
+# The Tables behind the mapped classes, for the deferred form (see EntryWithLines.statement).
+_ENTRIES = cast(Table, JournalEntry.__table__)
+_LINES = cast(Table, JournalLine.__table__)
+_LINE_TYPES: dict[str, TypeEngine[Any]] = {
+    "account_kind": String(),
+    "account_ref": String(),
+    "currency": String(),
+    "amount": BigInteger(),
+}
+
+
+def _line_values(line: Line) -> dict[str, Any]:
+    return dict(zip(_LINE_TYPES, astuple(line), strict=True))
+
+
+@dataclass(frozen=True)
+class EntryWithLines:
+    """A journal entry and its lines as one INSERT (PostgreSQL): the entry in a CTE, the lines
+    taking its id, one SELECT per line joined by UNION ALL."""
+
+    kind: str
+    reference: str | None
+    at: datetime
+    lines: tuple[Line, ...]
+
+    @property
+    def shape(self) -> Hashable:
+        return ("journal", len(self.lines))
+
+    def statement(self, prefix: str) -> Insert:
+        # On the Tables, not the mapped classes: given parameters, an ORM INSERT turns bulk.
+        entry = (
+            insert(_ENTRIES)
+            .values(
+                created_at=bindparam(prefix + "at", type_=UTCDateTime()),
+                kind=bindparam(prefix + "kind", type_=String()),
+                reference=bindparam(prefix + "reference", type_=String()),
+            )
+            .returning(JournalEntry.id)
+            .cte(prefix + "entry")
+        )
+        rows: list[Select[Any]] = [
+            select(
+                entry.c.id,
+                *(bindparam(f"{prefix}{n}_{c}", type_=t) for c, t in _LINE_TYPES.items()),
+            )
+            for n in range(len(self.lines))
+        ]
+        return insert(_LINES).from_select(
+            ["entry_id", *_LINE_TYPES], rows[0] if len(rows) == 1 else union_all(*rows)
+        )
+
+    def params(self, prefix: str) -> dict[str, Any]:
+        params = {prefix + "at": self.at, prefix + "kind": self.kind}
+        params[prefix + "reference"] = self.reference
+        for n, line in enumerate(self.lines):
+            params.update({f"{prefix}{n}_{c}": v for c, v in _line_values(line).items()})
+        return params
 
 
 async def balance(session: AsyncSession, kind: str, ref: str, currency: str) -> int:

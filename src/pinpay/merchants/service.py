@@ -5,7 +5,7 @@ import ipaddress
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pinpay.audit import service as audit
@@ -126,12 +126,16 @@ async def create_merchant(
     return NewMerchant(merchant, api_key, webhook_secret)
 
 
+# Built once: every API call runs it, and SQLAlchemy would otherwise rebuild it each time.
+_BY_API_KEY = (
+    select(Merchant)
+    .join(ApiKey, ApiKey.merchant_id == Merchant.id)
+    .where(ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None))
+)
+
+
 async def merchant_for_api_key(session: AsyncSession, api_key: str) -> Merchant | None:
-    return await session.scalar(
-        select(Merchant)
-        .join(ApiKey, ApiKey.merchant_id == Merchant.id)
-        .where(ApiKey.key_hash == hash_api_key(api_key), ApiKey.revoked_at.is_(None))
-    )
+    return await session.scalar(_BY_API_KEY, {"key_hash": hash_api_key(api_key)})
 
 
 async def get_by_mid(session: AsyncSession, mid: str) -> Merchant | None:

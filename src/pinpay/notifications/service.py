@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pinpay.deferred_writes import defer_insert
 from pinpay.kit import clock
 from pinpay.kit.ids import random_alnum
 from pinpay.notifications.models import OutboxEvent
@@ -27,22 +27,22 @@ async def enqueue(
     if not notification_url:
         return
     now = clock.now()
-    await session.execute(
-        insert(OutboxEvent).values(
-            public_id="evt_" + random_alnum(24),
-            merchant_id=merchant_id,
-            payment_id=payment_id,
-            event_type=event_type,
-            payload={
-                "timestamp": clock.unix_ms(now),
-                "eventType": event_type,
-                "version": "1",
-                "data": data,
-            },
-            notification_url=notification_url,
-            status=PENDING,
-            attempts=0,
-            created_at=now,
-            next_attempt_at=now,
-        )
+    defer_insert(
+        session,
+        OutboxEvent,
+        public_id="evt_" + random_alnum(24),
+        merchant_id=merchant_id,
+        payment_id=payment_id,
+        event_type=event_type,
+        payload={
+            "timestamp": clock.unix_ms(now),
+            "eventType": event_type,
+            "version": "1",
+            "data": data,
+        },
+        notification_url=notification_url,
+        status=PENDING,
+        attempts=0,
+        created_at=now,
+        next_attempt_at=now,
     )

@@ -48,6 +48,11 @@ async def _render(
     )
 
 
+def _render_settled(runtime: Runtime, settled: service.Settled) -> dict[str, Any]:
+    # The cards were just settled in this transaction: no need to read them back.
+    return payment_object(settled.payment, settled.cards, runtime.settings.public_base_url)
+
+
 @router.post(
     "/payments",
     status_code=201,
@@ -146,8 +151,8 @@ async def capture_payment(request: Request, payment_id: str) -> JSONResponse:
         merchant = await authenticate(session, request)
 
         async def produce() -> dict[str, Any]:
-            payment = await service.capture(session, merchant, payment_id)
-            return _without_none(await _render(runtime, session, payment))
+            settled = await service.capture(session, merchant, payment_id)
+            return _without_none(_render_settled(runtime, settled))
 
         return await respond_once(session, request, merchant.id, 200, produce)
 
@@ -167,8 +172,8 @@ async def cancel_payment(request: Request, payment_id: str) -> JSONResponse:
         async def produce() -> dict[str, Any]:
             service.require_active(merchant)
             payment = await service.get(session, merchant, payment_id, lock=True)
-            await service.cancel(session, payment, merchant.mid, by_customer=False)
-            return _without_none(await _render(runtime, session, payment))
+            settled = await service.cancel(session, payment, merchant.mid, by_customer=False)
+            return _without_none(_render_settled(runtime, settled))
 
         return await respond_once(session, request, merchant.id, 200, produce)
 

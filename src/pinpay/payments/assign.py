@@ -8,10 +8,11 @@ vouchers cannot deadlock.
 
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pinpay.audit import service as audit
+from pinpay.deferred_writes import defer_insert, defer_update
 from pinpay.errors import InvalidRequestParameter, PaymentInvalidState, PinNotAccepted
 from pinpay.kit import clock
 from pinpay.kit.crypto import Keyring
@@ -150,20 +151,17 @@ async def assign_pins(
             }
         )
     first_value = payment.assigned == 0
-    inserted = list(
-        await session.scalars(
-            insert(CardAssignment).returning(CardAssignment, sort_by_parameter_order=True),
-            new_cards,
-        )
+    for card in new_cards:
+        defer_insert(session, CardAssignment, **card)
+    defer_update(session, payment, assigned=payment.amount - missing, updated_at=now)
+    # The hot path (one PIN paying it all) knows every card already: no need to read them back.
+    cards = (
+        [CardAssignment(**card) for card in new_cards]
+        if first_value
+        else (await service.cards_of(session, [payment]))[payment.id]
     )
-    payment.assigned = payment.amount - missing
-    payment.updated_at = now
-    # The hot path (one PIN paying it all) already holds every card: no need to read them back.
-    cards = inserted if first_value else (await service.cards_of(session, [payment]))[payment.id]
     if missing == 0:
         await service.mark_authorized(session, payment, merchant, cards, actor)
-    else:
-        await session.flush()
     return Assigned(payment, cards)
 
 

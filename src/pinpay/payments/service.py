@@ -11,8 +11,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +21,7 @@ from pinpay.audit import service as audit
 from pinpay.customers import wallet
 from pinpay.customers.models import CustomerAccount
 from pinpay.db import dialect_name
+from pinpay.deferred_writes import defer_update
 from pinpay.errors import (
     AfterRollback,
     DispositionExpired,
@@ -105,16 +107,21 @@ async def create(
     return payment
 
 
+# Built once: every call on a payment runs one of them.
+_PAYMENT = select(Payment).where(
+    Payment.public_id == bindparam("public_id"), Payment.merchant_id == bindparam("merchant_id")
+)
+_PAYMENT_LOCKED = _PAYMENT.with_for_update()
+
+
 async def get(
     session: AsyncSession, merchant: Merchant, public_id: str, *, lock: bool = False
 ) -> Payment:
     """A payment of this merchant; another merchant's is as unknown as a made-up id (2002)."""
     if not public_id.isprintable() or len(public_id) > 80:
         raise PaymentNotFound()  # PostgreSQL refuses NUL in text: never let it reach the query
-    query = select(Payment).where(
-        Payment.public_id == public_id, Payment.merchant_id == merchant.id
-    )
-    payment = await session.scalar(query.with_for_update() if lock else query)
+    query = _PAYMENT_LOCKED if lock else _PAYMENT
+    payment = await session.scalar(query, {"public_id": public_id, "merchant_id": merchant.id})
     if payment is None:
         raise PaymentNotFound()
     return payment
@@ -203,12 +210,11 @@ async def change_status(
 ) -> None:
     """Apply `event` (raises 2017 if illegal), record it and tell the merchant."""
     before = payment.status
-    payment.status = states.next_status(before, event)
-    now = clock.now()
-    payment.updated_at = now
-    if payment.status == states.EXPIRED:
-        payment.status_before_expiration = before
-    await session.flush()
+    after = states.next_status(before, event)
+    changes: dict[str, object] = {"status": after, "updated_at": clock.now()}
+    if after == states.EXPIRED:
+        changes["status_before_expiration"] = before
+    defer_update(session, payment, **changes)
     await audit.record(
         session,
         f"payment.{event}",
@@ -248,17 +254,16 @@ async def _settle_holds(
                 reference=payment.public_id,
                 actor=actor,
             )
-            card.status = CAPTURED
+            defer_update(session, card, status=CAPTURED)
         else:
             await vouchers.release(
                 session, card.voucher_id, card.amount, reference=payment.public_id, actor=actor
             )
-            card.status = RELEASED
+            defer_update(session, card, status=RELEASED)
     # Value held beyond the vouchers' came from a customer's wallet (it always pays the rest in
     # one go); PIN-only payments, the hot path, skip the query.
     if held_on_cards < payment.assigned:
         await _settle_wallet_holds(session, payment, merchant_mid, capture=capture, actor=actor)
-    await session.flush()
     return cards
 
 
@@ -302,7 +307,14 @@ def expire_follow_up(payment_id: int, merchant_mid: str) -> AfterRollback:
     return write
 
 
-async def capture(session: AsyncSession, merchant: Merchant, public_id: str) -> Payment:
+class Settled(NamedTuple):
+    """A payment after capture or cancel, with its cards as they now stand."""
+
+    payment: Payment
+    cards: list[CardAssignment]
+
+
+async def capture(session: AsyncSession, merchant: Merchant, public_id: str) -> Settled:
     require_active(merchant)
     payment = await get(session, merchant, public_id, lock=True)
     actor = f"merchant:{merchant.mid}"
@@ -325,18 +337,18 @@ async def capture(session: AsyncSession, merchant: Merchant, public_id: str) -> 
         states.next_status(payment.status, "capture")  # raises 2017 with the reason
     cards = await _settle_holds(session, payment, merchant.mid, capture=True, actor=actor)
     await change_status(session, payment, "capture", merchant.mid, actor=actor, cards=cards)
-    return payment
+    return Settled(payment, cards)
 
 
 async def cancel(
     session: AsyncSession, payment: Payment, merchant_mid: str, *, by_customer: bool
-) -> Payment:
+) -> Settled:
     event = "cancel_customer" if by_customer else "cancel_merchant"
     states.next_status(payment.status, event)  # refuse before touching any voucher
     actor = "customer" if by_customer else f"merchant:{merchant_mid}"
     cards = await _settle_holds(session, payment, merchant_mid, capture=False, actor=actor)
     await change_status(session, payment, event, merchant_mid, actor=actor, cards=cards)
-    return payment
+    return Settled(payment, cards)
 
 
 async def expire_one(session: AsyncSession, payment_id: int, merchant_mid: str) -> bool:
@@ -378,7 +390,8 @@ async def mark_authorized(
     actor: str,
 ) -> None:
     """Covered: start the disposition window and tell the merchant (ASSIGN_CARDS)."""
-    payment.expires_at = clock.now() + timedelta(seconds=merchant.disposition_seconds)
+    expires_at = clock.now() + timedelta(seconds=merchant.disposition_seconds)
+    defer_update(session, payment, expires_at=expires_at)
     await change_status(session, payment, "authorize", merchant.mid, actor=actor, cards=cards)
 
 

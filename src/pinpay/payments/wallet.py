@@ -14,6 +14,7 @@ from pinpay.audit import service as audit
 from pinpay.customers import wallet
 from pinpay.customers.models import CustomerAccount
 from pinpay.customers.service import InsufficientWalletBalance, open_field
+from pinpay.deferred_writes import defer_update
 from pinpay.errors import PinPayError
 from pinpay.kit import clock
 from pinpay.kit.crypto import Keyring
@@ -78,8 +79,7 @@ async def pay_with_wallet(
             created_at=now,
         )
     )
-    payment.assigned = payment.amount
-    payment.updated_at = now
+    defer_update(session, payment, assigned=payment.amount, updated_at=now)
     cards = (await service.cards_of(session, [payment]))[payment.id]
     await service.mark_authorized(session, payment, merchant, cards, actor)
     return payment

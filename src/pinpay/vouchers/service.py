@@ -5,11 +5,13 @@ transaction together with its journal entry and audit record (DESIGN.md, correct
 """
 
 from dataclasses import dataclass
+from functools import cache
 
-from sqlalchemy import case, select, update
+from sqlalchemy import BigInteger, Update, bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pinpay.audit import service as audit
+from pinpay.db import UTCDateTime
 from pinpay.errors import (
     AfterRollback,
     IllegalStateChange,
@@ -123,6 +125,35 @@ def _tampered_follow_up(voucher_id: int, serial: str, actor: str, reference: str
     return write
 
 
+@cache
+def _hold_statement(*, by_pin: bool, partial: bool) -> Update:
+    """The hold's conditional UPDATE, built once per form: the hot path pays no construction."""
+    amount = bindparam("p_amount", type_=BigInteger())
+    now = bindparam("p_now", type_=UTCDateTime())
+    # SET expressions all see the row as it was, so `taken` is min(remaining before, amount).
+    taken = case((Voucher.remaining < amount, Voucher.remaining), else_=amount)
+    return (
+        update(Voucher)
+        .where(
+            Voucher.pin_lookup.in_(bindparam("p_lookups", expanding=True))
+            if by_pin
+            else Voucher.id == bindparam("p_id"),
+            Voucher.status == ACTIVE,
+            Voucher.currency == bindparam("p_currency"),
+            Voucher.expires_at > now,
+            Voucher.remaining > 0 if partial else Voucher.remaining >= amount,
+        )
+        .values(
+            remaining=Voucher.remaining - taken,
+            held=Voucher.held + taken,
+            last_movement=taken,
+            updated_at=now,
+        )
+        .returning(Voucher)
+        .execution_options(populate_existing=True)
+    )
+
+
 async def hold(
     session: AsyncSession,
     keyring: Keyring,
@@ -152,32 +183,13 @@ async def hold(
         )
     now = clock.now()
     found_by = (
-        Voucher.pin_lookup.in_(keyring.pin_lookup_candidates(pin))
+        {"p_lookups": keyring.pin_lookup_candidates(pin)}
         if pin is not None
-        else Voucher.id == voucher_id
+        else {"p_id": voucher_id}
     )
-    # SET expressions all see the row as it was, so `taken` is min(remaining before, amount).
-    taken = case((Voucher.remaining < amount, Voucher.remaining), else_=amount)
-    row = (
-        await session.execute(
-            update(Voucher)
-            .where(
-                found_by,
-                Voucher.status == ACTIVE,
-                Voucher.currency == currency,
-                Voucher.expires_at > now,
-                Voucher.remaining > 0 if partial else Voucher.remaining >= amount,
-            )
-            .values(
-                remaining=Voucher.remaining - taken,
-                held=Voucher.held + taken,
-                last_movement=taken,
-                updated_at=now,
-            )
-            .returning(Voucher)
-            .execution_options(populate_existing=True)
-        )
-    ).scalar_one_or_none()
+    params = {"p_amount": amount, "p_currency": currency, "p_now": now, **found_by}
+    statement = _hold_statement(by_pin=pin is not None, partial=partial)
+    row = (await session.execute(statement, params)).scalar_one_or_none()
     if row is None:
         raise PinNotAccepted(
             after_rollback=[

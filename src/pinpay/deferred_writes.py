@@ -1,0 +1,158 @@
+"""Writes that nothing in the request reads back (audit records, journal entries, outbox events,
+card assignments, the locked payment's new state), queued on the session and sent together just
+before its next statement or its commit: on PostgreSQL as one statement, each write a
+data-modifying CTE.
+
+Why: a round trip to PostgreSQL costs the server process a few tenths of a millisecond of CPU,
+and a PIN assignment spent seven of its thirteen appending rows it never read. Order and
+visibility are kept: the queue is sent before any other statement of the session runs, so every
+read sees every write made before it, on both backends; a write that fails does so at that
+statement or at the commit, and rolls the whole transaction back like any other.
+
+The CTEs of one statement share one snapshot and must not touch a row twice, so an UPDATE is
+queued only for a row that exists already (locked by the caller), and every change queued for
+the same row is merged into one UPDATE. Each write has a shape (table and columns); the
+statement for a sequence of shapes is built once and then only gets new parameters, because
+building SQLAlchemy statements costs more CPU than the round trips saved.
+"""
+
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import Executable, Insert, Update, bindparam, event, literal_column, select, update
+from sqlalchemy import insert as sql_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+_QUEUE = "pinpay.deferred_writes"
+_UPDATES = "pinpay.deferred_updates"
+
+
+class Deferred(Protocol):
+    """One queued write: its shape, the statement for that shape (bind names start with
+    `prefix`), and this write's parameters under the same names."""
+
+    @property
+    def shape(self) -> Hashable: ...
+
+    def statement(self, prefix: str) -> Insert | Update: ...
+
+    def params(self, prefix: str) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class InsertRow:
+    model: Any  # a mapped class
+    values: dict[str, Any]
+
+    @property
+    def shape(self) -> Hashable:
+        return ("insert", self.model, tuple(self.values))
+
+    def statement(self, prefix: str) -> Insert:
+        # On the Table, not the mapped class: given parameters, an ORM INSERT turns bulk.
+        table = self.model.__table__
+        binds = {k: bindparam(prefix + k, type_=table.c[k].type) for k in self.values}
+        return sql_insert(table).values(binds)
+
+    def params(self, prefix: str) -> dict[str, Any]:
+        return {prefix + k: v for k, v in self.values.items()}
+
+
+@dataclass
+class UpdateRow:
+    model: Any
+    row_id: int
+    changes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def shape(self) -> Hashable:
+        return ("update", self.model, tuple(self.changes))
+
+    def statement(self, prefix: str) -> Update:
+        table = self.model.__table__
+        binds = {k: bindparam(prefix + k, type_=table.c[k].type) for k in self.changes}
+        return update(table).where(table.c.id == bindparam(prefix + "id")).values(binds)
+
+    def params(self, prefix: str) -> dict[str, Any]:
+        return {prefix + "id": self.row_id, **{prefix + k: v for k, v in self.changes.items()}}
+
+
+def _sync(session: AsyncSession | Session) -> Session:
+    return session.sync_session if isinstance(session, AsyncSession) else session
+
+
+def defer(session: AsyncSession | Session, write: Deferred) -> None:
+    """Queue `write` in `session`'s transaction (sent before its next statement or commit)."""
+    _sync(session).info.setdefault(_QUEUE, []).append(write)
+
+
+def defer_insert(session: AsyncSession | Session, model: Any, **values: Any) -> None:
+    defer(session, InsertRow(model, values))
+
+
+def defer_update(session: AsyncSession | Session, row: Any, **changes: Any) -> None:
+    """Set `changes` on the ORM object `row` and queue its UPDATE (merged with any other queued
+    for it). The row must exist already and be locked by the caller (SELECT ... FOR UPDATE)."""
+    for name, value in changes.items():
+        set_committed_value(row, name, value)  # the session need not flush it again
+    updates = _sync(session).info.setdefault(_UPDATES, {})
+    updates.setdefault((type(row), row.id), UpdateRow(type(row), row.id)).changes.update(changes)
+
+
+def pending(session: AsyncSession | Session) -> int:
+    info = _sync(session).info
+    return len(info.get(_QUEUE, ())) + len(info.get(_UPDATES, ()))
+
+
+_statements: dict[tuple[Hashable, ...], Executable] = {}
+
+
+def _batch(writes: list[Deferred], combined: bool) -> Executable:
+    key = (combined, *(w.shape for w in writes))
+    statement = _statements.get(key)
+    if statement is None:
+        if combined:
+            ctes = [w.statement(f"w{i}_").cte(f"w{i}") for i, w in enumerate(writes)]
+            statement = select(literal_column("1")).add_cte(*ctes)
+        else:
+            statement = writes[0].statement("w0_")
+        if len(_statements) < 1000:  # shapes come from code paths: a few dozen in practice
+            _statements[key] = statement
+    return statement
+
+
+def _send(session: Session) -> None:
+    writes: list[Deferred] = session.info.pop(_QUEUE, [])
+    writes.extend(session.info.pop(_UPDATES, {}).values())
+    if not writes:
+        return
+    if len(writes) > 1 and session.get_bind().dialect.name == "postgresql":
+        params: dict[str, Any] = {}
+        for i, write in enumerate(writes):
+            params.update(write.params(f"w{i}_"))
+        session.execute(_batch(writes, combined=True), params)
+        return
+    for write in writes:
+        session.execute(_batch([write], combined=False), write.params("w0_"))
+
+
+# The listeners run inside SQLAlchemy's greenlet (AsyncSession drives the sync Session there),
+# so the sync `Session.execute` they call is awaited on the event loop like any other.
+@event.listens_for(Session, "do_orm_execute")
+def _before_statement(state: ORMExecuteState) -> None:
+    _send(state.session)
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    session.flush()  # ORM changes first: a queued row may refer to one of them
+    _send(session)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _after_rollback(session: Session, _previous: object) -> None:
+    session.info.pop(_QUEUE, None)
+    session.info.pop(_UPDATES, None)
