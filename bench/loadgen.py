@@ -342,6 +342,17 @@ def assign_operation(payment_ids: deque[str], pins: PinPool) -> Operation:
     return operation
 
 
+def health_operation() -> Operation:
+    """GET /health: the HTTP stack and one database transaction, no API work. It bounds every
+    API call from above, so it says how much of the machine the stack alone takes."""
+
+    async def operation(client: Client, _steps: dict[str, list[float]]) -> None:
+        status, body = await client.get("/health")
+        _expect(status, body, 200)
+
+    return operation
+
+
 def payment_operation(pins: PinPool) -> Operation:
     """A whole payment: create, assign one PIN, capture."""
 

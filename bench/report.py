@@ -20,6 +20,30 @@ def _n(value: float, digits: int = 1) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _per_request_cpu(r: dict[str, Any]) -> list[str]:
+    """Server and PostgreSQL CPU per request in each HTTP phase, from the CPU accounting."""
+    cpu, rows = r.get("cpu_by_phase") or {}, []
+    for phase, calls in (("assign", 1), ("payments", 3), ("health", 1)):
+        split, done = cpu.get(phase), (r.get(phase) or {}).get("ok")
+        if split and done:
+            per = 1000 / (done * calls)
+            rows.append(
+                f"| {phase} | {_n(split['server'] * per, 2)} | {_n(split['postgres'] * per, 2)} |"
+            )
+    if not rows:
+        return []
+    return [
+        "",
+        "CPU per HTTP request under load (payments: per call of the three), in ms. `health` is "
+        "`GET /health`, the HTTP stack and one database transaction with no API work: the floor "
+        "under every call.",
+        "",
+        "| phase | server ms | postgres ms |",
+        "|---|---:|---:|",
+        *rows,
+    ]
+
+
 def render(r: dict[str, Any]) -> str:
     tps = r["pgbench_tps"]
     m = r["machine"]
@@ -62,6 +86,9 @@ def render(r: dict[str, Any]) -> str:
         ("issue_per_s", _n(r["issue_per_s"]), "/s", f"{r['issue_per_s'] / tps:.3f}", ""),
         ("fraud_check_us", _n(r["fraud_check_us"]), "µs", "", ""),
     ]
+    if "health_per_s" in r:  # runs from before the floor phase lack it
+        h = r["health_per_s"]
+        rows.append(("health_per_s", _n(h), "/s", f"{h / tps:.3f}", "the floor: see below"))
     lines = [
         f"Run of {r['started_at']} at commit `{r['commit']}`, "
         f"`{r['command']}` ({r['bench_seconds']} s per phase, "
@@ -101,6 +128,7 @@ def render(r: dict[str, Any]) -> str:
             f"| {name} | {call['statements']} | {call['round_trips']} | "
             f"{_n(call['cpu_ms_median'], 2)} | {_n(call['wall_ms_median'], 2)} |"
         )
+    lines += _per_request_cpu(r)
     contended = r.get("contended_phases") or {}
     if contended:
         lines += [

@@ -37,6 +37,7 @@ from loadgen import (
     PinPool,
     assign_operation,
     create_payments,
+    health_operation,
     payment_operation,
     percentile,
     run_phase,
@@ -303,6 +304,14 @@ async def http_phases(
         cpu["payments"] = split.as_dict()
         for key in ("per_s", "p50_ms", "p95_ms", "p99_ms"):
             results[f"payments_{key}"] = results["payments"][key]
+        # The floor under every call: the same clients on GET /health (shorter: a reference).
+        say(f"health phase: {args.clients} clients, {min(seconds, 10)} s")
+        health, split = await measured(
+            meter, clients, "health", min(seconds, 10), health_operation()
+        )
+        results["health"] = summary(health)
+        cpu["health"] = split.as_dict()
+        results["health_per_s"] = results["health"]["per_s"]
         for phase, split_dict in cpu.items():
             done = results[phase]["ok"] or 1
             split_dict["loadgen_us_per_request"] = round(
