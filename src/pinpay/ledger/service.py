@@ -40,6 +40,8 @@ MERCHANT = "merchant"  # what PinPay owes a merchant
 VOIDED = "voided"  # value of vouchers voided before use, per currency
 BREAKAGE = "breakage"  # value left on vouchers when they expired, per currency
 
+MAX_DEFERRED_LINES = 16  # entries up to this many lines go out with the request's other writes
+
 
 @dataclass(frozen=True)
 class Line:
@@ -75,11 +77,13 @@ async def post(
 ) -> None:
     """Append one balanced entry in the caller's transaction.
 
-    On PostgreSQL the entry and its lines are one statement, queued with the request's other
-    appends (`deferred_writes`); SQLite, which has no INSERT inside WITH, takes two at once."""
+    On PostgreSQL a payment's entry and its lines are one statement, queued with the request's
+    other appends (`deferred_writes`). SQLite, which has no INSERT inside WITH, and an entry of
+    many lines (a batch issue has one per voucher: one statement would pass PostgreSQL's 32,767
+    parameters) take two statements at once."""
     check_balanced(lines)
     entry = EntryWithLines(kind, reference, at or clock.now(), tuple(lines))
-    if dialect_name(session) == "postgresql":
+    if len(lines) <= MAX_DEFERRED_LINES and dialect_name(session) == "postgresql":
         defer(session, entry)
         return
     entry_id = (
