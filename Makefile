@@ -99,7 +99,7 @@ soak: $(STAMP_DEV)
 	for round in $$(seq 1 $(SOAK_ROUNDS)); do \
 		echo "== soak round $$round/$(SOAK_ROUNDS)"; \
 		PINPAY_TEST_DATABASE_URL="$$url" HYPOTHESIS_PROFILE=soak $(BIN)/pytest -q -p no:cacheprovider \
-			tests/reliability $(wildcard tests/test_lifecycle_stateful.py) tests/test_openapi.py -k "postgresql or not sqlite" \
+			tests/reliability tests/lifecycle tests/test_openapi.py -k "postgresql or not sqlite" \
 			|| exit 1; \
 	done
 
