@@ -16,11 +16,22 @@ statement for a sequence of shapes is built once and then only gets new paramete
 building SQLAlchemy statements costs more CPU than the round trips saved.
 """
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import Executable, Insert, Update, bindparam, event, literal_column, select, update
+from sqlalchemy import (
+    BindParameter,
+    Executable,
+    Insert,
+    Update,
+    bindparam,
+    event,
+    literal_column,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy import insert as sql_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
@@ -42,23 +53,41 @@ class Deferred(Protocol):
     def params(self, prefix: str) -> dict[str, Any]: ...
 
 
-@dataclass(frozen=True)
-class InsertRow:
+@dataclass
+class InsertRows:
+    """Rows of one table with the same columns, inserted in the order they were queued (their
+    ids follow that order: a payment's cards and audit records are read back by id)."""
+
     model: Any  # a mapped class
-    values: dict[str, Any]
+    columns: tuple[str, ...]
+    rows: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def shape(self) -> Hashable:
-        return ("insert", self.model, tuple(self.values))
+        return ("insert", self.model, self.columns, len(self.rows))
 
     def statement(self, prefix: str) -> Insert:
-        # On the Table, not the mapped class: given parameters, an ORM INSERT turns bulk.
         table = self.model.__table__
-        binds = {k: bindparam(prefix + k, type_=table.c[k].type) for k in self.values}
-        return sql_insert(table).values(binds)
+        if len(self.rows) == 1:
+            return sql_insert(table).values(_binds(self.model, self.columns, prefix + "0_"))
+        # One SELECT per row, put in order by an ordinal: an INSERT ... SELECT takes its ids in
+        # the order the rows come. (A multi-row VALUES of binds has no SQLAlchemy cache key.)
+        each = [
+            select(
+                literal_column(str(n)).label("_ord"),
+                *(b.label(k) for k, b in _binds(self.model, self.columns, f"{prefix}{n}_").items()),
+            )
+            for n in range(len(self.rows))
+        ]
+        rows = union_all(*each).subquery()
+        ordered = select(*(rows.c[k] for k in self.columns)).order_by(rows.c._ord)
+        return sql_insert(table).from_select(list(self.columns), ordered)
 
     def params(self, prefix: str) -> dict[str, Any]:
-        return {prefix + k: v for k, v in self.values.items()}
+        params: dict[str, Any] = {}
+        for n, row in enumerate(self.rows):
+            params.update(_prefixed(row, f"{prefix}{n}_"))
+        return params
 
 
 @dataclass
@@ -73,11 +102,21 @@ class UpdateRow:
 
     def statement(self, prefix: str) -> Update:
         table = self.model.__table__
-        binds = {k: bindparam(prefix + k, type_=table.c[k].type) for k in self.changes}
-        return update(table).where(table.c.id == bindparam(prefix + "id")).values(binds)
+        where = table.c.id == bindparam(prefix + "id")
+        return update(table).where(where).values(_binds(self.model, self.changes, prefix))
 
     def params(self, prefix: str) -> dict[str, Any]:
-        return {prefix + "id": self.row_id, **{prefix + k: v for k, v in self.changes.items()}}
+        return {prefix + "id": self.row_id, **_prefixed(self.changes, prefix)}
+
+
+def _binds(model: Any, names: Iterable[str], prefix: str) -> dict[str, BindParameter[Any]]:
+    # On the Table, not the mapped class: given parameters, an ORM INSERT turns bulk.
+    columns = model.__table__.c
+    return {name: bindparam(prefix + name, type_=columns[name].type) for name in names}
+
+
+def _prefixed(values: dict[str, Any], prefix: str) -> dict[str, Any]:
+    return {prefix + name: value for name, value in values.items()}
 
 
 def _sync(session: AsyncSession | Session) -> Session:
@@ -90,7 +129,14 @@ def defer(session: AsyncSession | Session, write: Deferred) -> None:
 
 
 def defer_insert(session: AsyncSession | Session, model: Any, **values: Any) -> None:
-    defer(session, InsertRow(model, values))
+    """Queue one row; rows of the same table and columns go out as one INSERT, in order."""
+    queue = _sync(session).info.setdefault(_QUEUE, [])
+    columns = tuple(values)
+    for write in queue:
+        if isinstance(write, InsertRows) and (write.model, write.columns) == (model, columns):
+            write.rows.append(values)
+            return
+    queue.append(InsertRows(model, columns, [values]))
 
 
 def defer_update(session: AsyncSession | Session, row: Any, **changes: Any) -> None:

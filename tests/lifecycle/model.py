@@ -200,6 +200,9 @@ class Model:
     def merchant_cancels(self, payment: Payment) -> Refusal | None:
         if payment.status not in LIVE:
             return INVALID_STATE
+        if self.lapsed(payment):  # past its deadline: it expires, the cancel is refused
+            self._end(payment, EXPIRED)
+            return INVALID_STATE
         self._end(payment, CANCELED_MERCHANT)
         return None
 
@@ -229,6 +232,9 @@ class Model:
 
     def customer_cancels(self, payment: Payment) -> bool:
         if payment.status not in OPEN:
+            return False
+        if self.lapsed(payment):  # past its deadline: the page shows it expired
+            self._end(payment, EXPIRED)
             return False
         self._end(payment, CANCELED_CUSTOMER)
         return True

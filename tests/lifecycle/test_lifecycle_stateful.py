@@ -17,6 +17,7 @@ from itertools import count
 from pathlib import Path
 from typing import Any, TypeVar
 
+from hypothesis import Phase
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -47,6 +48,9 @@ RUNS = hypothesis_settings(
     max_examples=hypothesis_settings().max_examples if SOAK else 15,
     stateful_step_count=30,
     deadline=None,
+    # No explain phase: tracing every line of a run against a live database takes many minutes,
+    # and the shrunk steps already say what failed.
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
 )
 
 

@@ -296,3 +296,25 @@ async def test_get_tolerates_json_content_type_and_unknown_id_is_2002(shop: Shop
     assert fetched.status_code == 200 and fetched.json()["id"] == payment_id
     unknown = await shop.client.get(f"/v1/payments/pay_{shop.mid}_{'x' * 32}_EUR")
     assert unknown.status_code == 404 and unknown.json()["number"] == 2002
+
+
+@pytest.mark.parametrize("authorized", [False, True])
+async def test_cancel_after_the_deadline_without_worker_expires_it(
+    frozen: FrozenClock, runtime: Runtime, shop: Shop, authorized: bool
+) -> None:
+    # Whether the worker ran first must not change how a payment ends: past its deadline it
+    # has expired (PAYMENT_EXPIRED), and a cancel is refused, as a late capture or PIN is.
+    voucher = await _voucher(runtime)
+    payment_id = await new_payment(shop.client)
+    if authorized:
+        await assign(shop.client, payment_id, voucher.pin)
+    frozen.advance(timedelta(seconds=600) if authorized else AUTHORIZATION_WINDOW)
+    late = await shop.client.post(f"/v1/payments/{payment_id}/cancel")
+    assert late.status_code == 400 and late.json()["number"] == 2017, late.text
+    payment = (await shop.client.get(f"/v1/payments/{payment_id}")).json()
+    before = "AUTHORIZED" if authorized else "INITIATED"
+    assert (payment["status"], payment["status_before_expiration"]) == ("EXPIRED", before)
+    assert await _value(runtime, voucher.serial) == (2500, 0, "ACTIVE")
+    assert [r.reason for r in await rejections(runtime, "payment.cancel")] == ["expired"]
+    assert (await run_once(runtime))["expire_payments"] == 0
+    assert await ledger_problems(runtime) == []

@@ -28,6 +28,7 @@ from pinpay.errors import (
     DuplicateTransactionId,
     InvalidRequestParameter,
     MerchantInactive,
+    PaymentInvalidState,
     PaymentNotFound,
 )
 from pinpay.kit import clock
@@ -346,6 +347,22 @@ async def cancel(
     event = "cancel_customer" if by_customer else "cancel_merchant"
     states.next_status(payment.status, event)  # refuse before touching any voucher
     actor = "customer" if by_customer else f"merchant:{merchant_mid}"
+    if payment.expires_at <= clock.now():
+        # Its time ran out before the worker noticed: it has expired (API.md 2), whoever asks
+        # now, as for a late capture or PIN; it expires in a transaction of its own.
+        raise PaymentInvalidState(
+            "The payment expired before it was canceled.",
+            after_rollback=[
+                expire_follow_up(payment.id, merchant_mid),
+                audit.rejection(
+                    "payment.cancel",
+                    actor=actor,
+                    merchant_mid=merchant_mid,
+                    subject=payment.public_id,
+                    reason="expired",
+                ),
+            ],
+        )
     cards = await _settle_holds(session, payment, merchant_mid, capture=False, actor=actor)
     await change_status(session, payment, event, merchant_mid, actor=actor, cards=cards)
     return Settled(payment, cards)
