@@ -14,6 +14,9 @@ queued only for a row that exists already (locked by the caller), and every chan
 the same row is merged into one UPDATE. Each write has a shape (table and columns); the
 statement for a sequence of shapes is built once and then only gets new parameters, because
 building SQLAlchemy statements costs more CPU than the round trips saved.
+
+No SAVEPOINTs: a rollback drops the whole queue, so a rolled-back savepoint would also drop the
+writes queued before it. PinPay uses none; one that does must send the queue first.
 """
 
 from collections.abc import Hashable, Iterable
