@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
-from pinpay import deferred_writes  # noqa: F401  (registers the session listeners)
+from pinpay import deferred_writes  # also registers the session listeners
 from pinpay.errors import PinPayError
 
 NAMING = {
@@ -104,6 +104,11 @@ async def transaction(
     """One database transaction: committed when the block ends, rolled back if it raises."""
     async with sessions() as session, session.begin():
         yield session
+        # What the commit would send anyway, sent here the short way (deferred_writes): ORM
+        # changes first, as a queued row may refer to one of them.
+        if session.new or session.dirty or session.deleted:
+            await session.flush()
+        await deferred_writes.send_pending(session)
 
 
 @asynccontextmanager

@@ -40,6 +40,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from pinpay import fastsql
+
 _QUEUE = "pinpay.deferred_writes"
 _UPDATES = "pinpay.deferred_updates"
 
@@ -173,19 +175,47 @@ def _batch(writes: list[Deferred], combined: bool) -> Executable:
     return statement
 
 
-def _send(session: Session) -> None:
+def _take(session: Session) -> list[Deferred]:
     writes: list[Deferred] = session.info.pop(_QUEUE, [])
     writes.extend(session.info.pop(_UPDATES, {}).values())
+    return writes
+
+
+def _combined(writes: list[Deferred]) -> tuple[Executable, dict[str, Any]]:
+    params: dict[str, Any] = {}
+    for i, write in enumerate(writes):
+        params.update(write.params(f"w{i}_"))
+    return _batch(writes, combined=True), params
+
+
+def _send(session: Session) -> None:
+    writes = _take(session)
     if not writes:
         return
     if len(writes) > 1 and session.get_bind().dialect.name == "postgresql":
-        params: dict[str, Any] = {}
-        for i, write in enumerate(writes):
-            params.update(write.params(f"w{i}_"))
-        session.execute(_batch(writes, combined=True), params)
+        session.execute(*_combined(writes))
         return
     for write in writes:
         session.execute(_batch([write], combined=False), write.params("w0_"))
+
+
+async def send_pending(session: AsyncSession) -> None:
+    """Send the queue now, on PostgreSQL the short way (pinpay.fastsql): called before a
+    fastsql statement and before the commit, where it is the request's largest statement."""
+    writes = _take(session.sync_session)
+    if not writes:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        for write in writes:
+            await session.execute(_batch([write], combined=False), write.params("w0_"))
+        return
+    connection = await session.connection()
+    if len(writes) > 1:
+        statement, params = _combined(writes)
+        await fastsql.run_compiled(connection, statement, params)
+        return
+    for write in writes:
+        await fastsql.run_compiled(connection, _batch([write], combined=False), write.params("w0_"))
 
 
 # The listeners run inside SQLAlchemy's greenlet (AsyncSession drives the sync Session there),

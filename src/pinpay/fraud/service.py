@@ -10,16 +10,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Protocol
 
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import Select, bindparam, delete, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pinpay import fastsql
 from pinpay.audit import service as audit
 from pinpay.config import Settings
-from pinpay.db import dialect_name
+from pinpay.db import UTCDateTime, dialect_name
 from pinpay.errors import PinNotAccepted
 from pinpay.fraud.models import Lockout, PinFailure
 from pinpay.kit import clock
@@ -51,22 +53,27 @@ class Key:
     lock_for: timedelta
 
 
-_LOCKED = (  # built once: every PIN entry runs it
-    select(Lockout.id)
-    .where(
-        Lockout.key_hash.in_(bindparam("hashes", expanding=True)),
-        Lockout.until > bindparam("now"),
+@cache
+def _locked_statement(keys: int) -> Select[int]:
+    """Built once per number of keys (four to six): every PIN entry runs it, the short way to
+    PostgreSQL (pinpay.fastsql), which takes no expanding IN."""
+    return (
+        select(Lockout.id)
+        .where(
+            Lockout.key_hash.in_([bindparam(f"hash{n}") for n in range(keys)]),
+            Lockout.until > bindparam("now", type_=UTCDateTime()),
+        )
+        .limit(1)
     )
-    .limit(1)
-)
 
 
 class SqlCounters:
     """Failures and lockouts as rows: no shared row is updated, failures are only inserted."""
 
     async def locked(self, session: AsyncSession, keys: list[Key], now: datetime) -> bool:
-        hit = await session.scalar(_LOCKED, {"hashes": [k.hash for k in keys], "now": now})
-        return hit is not None
+        params: dict[str, object] = {f"hash{n}": k.hash for n, k in enumerate(keys)}
+        params["now"] = now
+        return await fastsql.fetch_one(session, _locked_statement(len(keys)), params) is not None
 
     async def count_failure(
         self,

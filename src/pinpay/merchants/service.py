@@ -4,10 +4,12 @@ import hashlib
 import ipaddress
 import secrets
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pinpay import fastsql
 from pinpay.audit import service as audit
 from pinpay.errors import InvalidRequestParameter
 from pinpay.kit import clock
@@ -128,14 +130,14 @@ async def create_merchant(
 
 # Built once: every API call runs it, and SQLAlchemy would otherwise rebuild it each time.
 _BY_API_KEY = (
-    select(Merchant)
+    select(*cast(Table, Merchant.__table__).c)
     .join(ApiKey, ApiKey.merchant_id == Merchant.id)
     .where(ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None))
 )
 
 
 async def merchant_for_api_key(session: AsyncSession, api_key: str) -> Merchant | None:
-    return await session.scalar(_BY_API_KEY, {"key_hash": hash_api_key(api_key)})
+    return await fastsql.load(session, Merchant, _BY_API_KEY, {"key_hash": hash_api_key(api_key)})
 
 
 async def get_by_mid(session: AsyncSession, mid: str) -> Merchant | None:

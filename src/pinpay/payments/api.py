@@ -74,7 +74,9 @@ async def create_payment(request: Request, body: CreatePaymentRequest) -> JSONRe
             payment = await service.create(
                 session, merchant, new, correlation, authorization_window=window
             )
-            return _without_none(await _render(runtime, session, payment))
+            # A new payment has no cards yet: nothing to read back.
+            base_url = runtime.settings.public_base_url
+            return _without_none(payment_object(payment, [], base_url))
 
         return await respond_once(session, request, merchant.id, 201, produce)
 

@@ -11,12 +11,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pinpay import fastsql
 from pinpay.audit import service as audit
 from pinpay.customers import wallet
 from pinpay.customers.models import CustomerAccount
@@ -109,7 +110,7 @@ async def create(
 
 
 # Built once: every call on a payment runs one of them.
-_PAYMENT = select(Payment).where(
+_PAYMENT = select(*cast(Table, Payment.__table__).c).where(
     Payment.public_id == bindparam("public_id"), Payment.merchant_id == bindparam("merchant_id")
 )
 _PAYMENT_LOCKED = _PAYMENT.with_for_update()
@@ -122,7 +123,8 @@ async def get(
     if not public_id.isprintable() or len(public_id) > 80:
         raise PaymentNotFound()  # PostgreSQL refuses NUL in text: never let it reach the query
     query = _PAYMENT_LOCKED if lock else _PAYMENT
-    payment = await session.scalar(query, {"public_id": public_id, "merchant_id": merchant.id})
+    params = {"public_id": public_id, "merchant_id": merchant.id}
+    payment = await fastsql.load(session, Payment, query, params)
     if payment is None:
         raise PaymentNotFound()
     return payment

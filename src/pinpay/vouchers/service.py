@@ -6,10 +6,12 @@ transaction together with its journal entry and audit record (DESIGN.md, correct
 
 from dataclasses import dataclass
 from functools import cache
+from typing import cast
 
-from sqlalchemy import BigInteger, Update, bindparam, case, select, update
+from sqlalchemy import BigInteger, Table, Update, bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pinpay import fastsql
 from pinpay.audit import service as audit
 from pinpay.db import UTCDateTime
 from pinpay.errors import (
@@ -19,6 +21,7 @@ from pinpay.errors import (
     VoucherNotFound,
     VoucherTampered,
 )
+from pinpay.fastsql import Row
 from pinpay.kit import clock
 from pinpay.kit.crypto import Keyring
 from pinpay.ledger import service as ledger
@@ -125,19 +128,28 @@ def _tampered_follow_up(voucher_id: int, serial: str, actor: str, reference: str
     return write
 
 
+# The table, not the mapped class: an ORM UPDATE would sync the session's objects in Python.
+_VOUCHERS = cast(Table, Voucher.__table__)
+
+
 @cache
-def _hold_statement(*, by_pin: bool, partial: bool) -> Update:
-    """The hold's conditional UPDATE, built once per form: the hot path pays no construction."""
+def _hold_statement(*, lookups: int, partial: bool) -> Update:
+    """The hold's conditional UPDATE, built once per form (`lookups` candidate PIN hashes, or 0
+    for a voucher id): the hot path pays no construction. It returns columns, not an ORM
+    object, so that it can take the short way to PostgreSQL (pinpay.fastsql)."""
     amount = bindparam("p_amount", type_=BigInteger())
     now = bindparam("p_now", type_=UTCDateTime())
     # SET expressions all see the row as it was, so `taken` is min(remaining before, amount).
     taken = case((Voucher.remaining < amount, Voucher.remaining), else_=amount)
+    found = (
+        Voucher.pin_lookup.in_([bindparam(f"p_lookup{n}") for n in range(lookups)])
+        if lookups
+        else Voucher.id == bindparam("p_id")
+    )
     return (
-        update(Voucher)
+        update(_VOUCHERS)
         .where(
-            Voucher.pin_lookup.in_(bindparam("p_lookups", expanding=True))
-            if by_pin
-            else Voucher.id == bindparam("p_id"),
+            found,
             Voucher.status == ACTIVE,
             Voucher.currency == bindparam("p_currency"),
             Voucher.expires_at > now,
@@ -149,8 +161,7 @@ def _hold_statement(*, by_pin: bool, partial: bool) -> Update:
             last_movement=taken,
             updated_at=now,
         )
-        .returning(Voucher)
-        .execution_options(populate_existing=True)
+        .returning(*_VOUCHERS.c)
     )
 
 
@@ -182,14 +193,11 @@ async def hold(
             ]
         )
     now = clock.now()
-    found_by = (
-        {"p_lookups": keyring.pin_lookup_candidates(pin)}
-        if pin is not None
-        else {"p_id": voucher_id}
-    )
-    params = {"p_amount": amount, "p_currency": currency, "p_now": now, **found_by}
-    statement = _hold_statement(by_pin=pin is not None, partial=partial)
-    row = (await session.execute(statement, params)).scalar_one_or_none()
+    lookups = keyring.pin_lookup_candidates(pin) if pin is not None else []
+    params = {"p_amount": amount, "p_currency": currency, "p_now": now, "p_id": voucher_id}
+    params.update((f"p_lookup{n}", digest) for n, digest in enumerate(lookups))
+    statement = _hold_statement(lookups=len(lookups), partial=partial)
+    row = await fastsql.fetch_one(session, statement, params)
     if row is None:
         raise PinNotAccepted(
             after_rollback=[
@@ -299,8 +307,14 @@ async def take_remaining(
     return Taken(row.id, row.serial, row.currency, moved)
 
 
-async def _move_held(session: AsyncSession, voucher_id: int, amount: int, *, back: bool) -> Voucher:
-    values: dict[str, object] = {"held": Voucher.held - amount, "updated_at": clock.now()}
+@cache
+def _move_held_statement(*, back: bool) -> Update:
+    """Held value released (`back`) or captured, built once each: the hot path's capture."""
+    amount = bindparam("p_amount", type_=BigInteger())
+    values: dict[str, object] = {
+        "held": Voucher.held - amount,
+        "updated_at": bindparam("p_now", type_=UTCDateTime()),
+    }
     if back:
         values["remaining"] = Voucher.remaining + amount
     else:
@@ -312,15 +326,17 @@ async def _move_held(session: AsyncSession, voucher_id: int, amount: int, *, bac
             ),
             else_=Voucher.status,
         )
-    row = (
-        await session.execute(
-            update(Voucher)
-            .where(Voucher.id == voucher_id, Voucher.held >= amount)
-            .values(**values)
-            .returning(Voucher)
-            .execution_options(populate_existing=True)
-        )
-    ).scalar_one_or_none()
+    return (
+        update(_VOUCHERS)
+        .where(Voucher.id == bindparam("p_id"), Voucher.held >= amount)
+        .values(**values)
+        .returning(*_VOUCHERS.c)
+    )
+
+
+async def _move_held(session: AsyncSession, voucher_id: int, amount: int, *, back: bool) -> Row:
+    params = {"p_id": voucher_id, "p_amount": amount, "p_now": clock.now()}
+    row = await fastsql.fetch_one(session, _move_held_statement(back=back), params)
     if row is None:
         raise IllegalStateChange("The voucher does not hold that value.")
     return row

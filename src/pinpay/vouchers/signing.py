@@ -7,6 +7,7 @@ the check constraints and by `pinpay audit verify`, which recomputes it from the
 
 from datetime import datetime
 
+from pinpay.fastsql import Row
 from pinpay.kit.clock import as_utc
 from pinpay.kit.crypto import Keyring
 from pinpay.vouchers.models import Voucher
@@ -39,7 +40,8 @@ def sign(
     return kid, signature
 
 
-def is_genuine(keyring: Keyring, voucher: Voucher) -> bool:
+def is_genuine(keyring: Keyring, voucher: Voucher | Row) -> bool:
+    """`voucher` as an ORM object or as the row a hold's UPDATE returned."""
     message = canonical(
         voucher.serial,
         voucher.face_value,
