@@ -1,10 +1,12 @@
 """What one API call costs the server alone: SQL round trips and CPU, measured in-process.
 
 The real application (`create_app`) is called through httpx's ASGI transport, one call at a
-time, on the benchmark database. SQLAlchemy's events count each statement, transaction and
-connection checkout; with `pool_pre_ping` every checkout also costs asyncpg a BEGIN, a `;`
-and a ROLLBACK, so those are counted as round trips too. CPU is this process's time per call:
-no network, no load generator, no queueing, just the Python and driver work of one request.
+time, on the benchmark database. Statements come two ways: through SQLAlchemy (counted by its
+`before_cursor_execute` event) and straight to asyncpg (pinpay.fastsql, and asyncpg's own
+BEGIN and COMMIT), counted by a query logger on every pooled asyncpg connection. With
+`pool_pre_ping` every checkout would also cost a BEGIN, a `;` and a ROLLBACK, counted too. CPU
+is this process's time per call: no network, no load generator, no queueing, just the Python
+and driver work of one request.
 """
 
 import statistics
@@ -48,18 +50,25 @@ async def measure(
     def on_statement(*args: Any) -> None:
         counts.statements.append(args[2])
 
-    def on_begin(*_: Any) -> None:
-        counts.begins += 1
+    def on_driver_query(record: Any) -> None:
+        query = record.query.strip().rstrip(";").upper()
+        if query.startswith("BEGIN"):
+            counts.begins += 1
+        elif query in ("COMMIT", "ROLLBACK"):
+            counts.commits += 1
+        else:
+            counts.statements.append(record.query)
 
-    def on_commit(*_: Any) -> None:
-        counts.commits += 1
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # SQLAlchemy's asyncpg adapter holds the asyncpg connection; its own prepared
+        # statements are not logged (they are counted above), fastsql's and BEGIN/COMMIT are.
+        dbapi_connection._connection.add_query_logger(on_driver_query)
 
     def on_checkout(*_: Any) -> None:
         counts.checkouts += 1
 
     event.listen(engine, "before_cursor_execute", on_statement)
-    event.listen(engine, "begin", on_begin)
-    event.listen(engine, "commit", on_commit)
+    event.listen(engine, "connect", on_connect)
     event.listen(engine.pool, "checkout", on_checkout)
 
     body = {
