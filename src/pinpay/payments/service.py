@@ -22,7 +22,7 @@ from pinpay.audit import service as audit
 from pinpay.customers import wallet
 from pinpay.customers.models import CustomerAccount
 from pinpay.db import dialect_name
-from pinpay.deferred_writes import defer_update
+from pinpay.deferred_writes import defer_insert, defer_update, send_pending
 from pinpay.errors import (
     AfterRollback,
     DispositionExpired,
@@ -63,7 +63,7 @@ async def create(
     require_active(merchant)
     now = clock.now()
     public_id = f"pay_{merchant.mid}_{correlation_id or random_alnum(32)}_{new.currency}"
-    payment = Payment(
+    values = dict(
         public_id=public_id,
         merchant_id=merchant.id,
         correlation_id=correlation_id,
@@ -91,12 +91,9 @@ async def create(
         updated_at=now,
         expires_at=now + authorization_window,
     )
-    session.add(payment)
-    try:
-        await session.flush()
-    except IntegrityError:
-        # Only the (merchant, correlation id) pair can collide: 32 random characters do not.
-        raise DuplicateTransactionId(param="Correlation-ID") from None
+    # The row and its audit record go out together, now, as one statement (deferred_writes):
+    # nothing reads the new row back, and a collision must be answered here.
+    defer_insert(session, Payment, **values)
     await audit.record(
         session,
         "payment.create",
@@ -106,7 +103,12 @@ async def create(
         subject=public_id,
         details={"amount": new.amount, "currency": new.currency},
     )
-    return payment
+    try:
+        await send_pending(session)
+    except IntegrityError:
+        # Only the (merchant, correlation id) pair can collide: 32 random characters do not.
+        raise DuplicateTransactionId(param="Correlation-ID") from None
+    return Payment(**values)  # for the answer only: not in the session, no id
 
 
 # Built once: every call on a payment runs one of them.
