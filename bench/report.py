@@ -23,7 +23,7 @@ def _n(value: float, digits: int = 1) -> str:
 def _per_request_cpu(r: dict[str, Any]) -> list[str]:
     """Server and PostgreSQL CPU per request in each HTTP phase, from the CPU accounting."""
     cpu, rows = r.get("cpu_by_phase") or {}, []
-    for phase, calls in (("assign", 1), ("payments", 3), ("health", 1)):
+    for phase, calls in (("assign", 1), ("assign_light", 1), ("payments", 3), ("health", 1)):
         split, done = cpu.get(phase), (r.get(phase) or {}).get("ok")
         if split and done:
             per = 1000 / (done * calls)
@@ -86,6 +86,10 @@ def render(r: dict[str, Any]) -> str:
         ("issue_per_s", _n(r["issue_per_s"]), "/s", f"{r['issue_per_s'] / tps:.3f}", ""),
         ("fraud_check_us", _n(r["fraud_check_us"]), "µs", "", ""),
     ]
+    if "assign_light_p50_ms" in r:  # runs from before the light phase lack it
+        light = f"{r['assign_light']['clients']} clients: one assignment's own time"
+        rows.append(("assign_light_p50_ms", _n(r["assign_light_p50_ms"], 2), "ms", "", light))
+        rows.append(("assign_light_p99_ms", _n(r["assign_light_p99_ms"], 2), "ms", "", light))
     if "health_per_s" in r:  # runs from before the floor phase lack it
         h = r["health_per_s"]
         rows.append(("health_per_s", _n(h), "/s", f"{h / tps:.3f}", "the floor: see below"))
@@ -212,6 +216,9 @@ def print_report(r: dict[str, Any]) -> None:
         ("issue_per_s", r["issue_per_s"], "/s", True),
         ("fraud_check_us", r["fraud_check_us"], "us", False),
     ]
+    if "assign_light_p50_ms" in r:
+        rows.append(("assign_light_p50_ms", r["assign_light_p50_ms"], "ms", False))
+        rows.append(("assign_light_p99_ms", r["assign_light_p99_ms"], "ms", False))
     print()
     print(f"PinPay benchmark, {r['started_at']}, commit {r['commit']}")
     m = r["machine"]

@@ -50,6 +50,7 @@ RESULTS = BENCH / "results"
 FACE_VALUE = "25.00"
 PASSES = 2  # a 25.00 voucher covers two payments of 10.00 (loadgen.payment_body)
 ISSUE_BATCH = 100_000
+LIGHT_CLIENTS = 2  # the light-load assignment phase: nothing queues
 # What the server is told regardless of the caller's environment.
 FORCED_SETTINGS = ("DATABASE_URL", "KEYS_FILE", "KEYS_JSON", "LOG_LEVEL", "PIN_REFUSAL_FLOOR_MS")
 
@@ -292,6 +293,27 @@ async def http_phases(
         cpu["assign"] = split.as_dict()
         for key in ("per_s", "p50_ms", "p95_ms", "p99_ms"):
             results[f"assign_{key}"] = results["assign"][key]
+
+        # The same assignment at light load: two clients, so that nothing queues. With 32
+        # clients always waiting, latency is 32 / throughput (Little's law); this is the time
+        # one assignment takes when the machine is free to serve it.
+        light_seconds = min(seconds, 10)
+        wanted = int(max(assign.per_second, 50) * light_seconds) + 100
+        await ctx.ensure_pins(wanted + 1000)
+        made, _ = await create_payments(clients, wanted)
+        light_clients = clients[:LIGHT_CLIENTS]
+        say(f"assign at light load: {LIGHT_CLIENTS} clients, {light_seconds} s")
+        light, split = await measured(
+            meter,
+            light_clients,
+            "assign_light",
+            light_seconds,
+            assign_operation(deque(made), ctx.pool),
+        )
+        results["assign_light"] = summary(light)
+        cpu["assign_light"] = split.as_dict()
+        for key in ("per_s", "p50_ms", "p99_ms"):
+            results[f"assign_light_{key}"] = results["assign_light"][key]
 
         # Complete payments: create, assign, capture.
         warm = await run_phase("warm-up", clients, 3, payment_operation(ctx.pool))
