@@ -54,15 +54,22 @@ def draw(r: dict[str, Any], path: Path) -> None:
     rates.set_ylabel("per second")
 
     # Latency percentiles.
-    width = 0.38
     pcts = ["p50", "p95", "p99"]
     xs = range(len(pcts))
-    a = [r[f"assign_{p}_ms"] for p in pcts]
-    p = [r[f"payments_{p}_ms"] for p in pcts]
-    b1 = latency.bar([x - width / 2 for x in xs], a, width, label="PIN assignment (1 call)")
-    b2 = latency.bar([x + width / 2 for x in xs], p, width, label="payment (3 calls)")
-    latency.bar_label(b1, fmt="{:.1f}", fontsize=8)
-    latency.bar_label(b2, fmt="{:.1f}", fontsize=8)
+    series = [
+        ("PIN assignment (1 call)", [r[f"assign_{p}_ms"] for p in pcts]),
+        ("payment (3 calls)", [r[f"payments_{p}_ms"] for p in pcts]),
+    ]
+    if "assign_light" in r:  # runs from before the light phase lack it
+        light = r["assign_light"]
+        series.append(
+            (f"PIN assignment, {light['clients']} clients", [light[f"{p}_ms"] for p in pcts])
+        )
+    width = 0.8 / len(series)
+    for n, (label, values) in enumerate(series):
+        offset = (n - (len(series) - 1) / 2) * width
+        bars = latency.bar([x + offset for x in xs], values, width, label=label)
+        latency.bar_label(bars, fmt="{:.1f}", fontsize=7)
     latency.axhline(ASSIGN_P99_TARGET_MS, color="red", linestyle="dashed", linewidth=1)
     latency.annotate(
         f"assignment p99 target {ASSIGN_P99_TARGET_MS:g} ms",
