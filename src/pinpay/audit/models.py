@@ -8,20 +8,26 @@ from pinpay.db import Base, BigId, UTCDateTime
 
 
 class AuditRecord(Base):
-    """Append-only: written in the request's transaction, never updated nor deleted."""
+    """Append-only: written in the request's transaction, never updated nor deleted.
+
+    Only the primary key is indexed: the sealer and `pinpay audit verify` read records by id,
+    and nothing in PinPay looks one up by any other column. Each further index cost every
+    request two index entries (a payment writes two records per step), most of them at random
+    places (serials, payment ids), for searches nobody made (migration 0011).
+    """
 
     __tablename__ = "audit_record"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     actor: Mapped[str] = mapped_column(String(80))
-    action: Mapped[str] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    merchant_mid: Mapped[str | None] = mapped_column(String(10), nullable=True, index=True)
+    merchant_mid: Mapped[str | None] = mapped_column(String(10), nullable=True)
     customer_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
-    serial: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
-    subject: Mapped[str | None] = mapped_column(String(80), nullable=True, index=True)
+    serial: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    subject: Mapped[str | None] = mapped_column(String(80), nullable=True)
     request_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 

@@ -169,7 +169,7 @@ async def journal_balances(session: AsyncSession, account: CustomerAccount) -> l
     rows = await session.execute(
         select(JournalLine.account_kind, JournalLine.currency, func.sum(JournalLine.amount))
         .where(
-            JournalLine.account_kind.in_([WALLET, WALLET_HELD]),
+            ledger.kind_is(WALLET, WALLET_HELD),
             JournalLine.account_ref == account.psc_id,
         )
         .group_by(JournalLine.account_kind, JournalLine.currency)
@@ -209,7 +209,7 @@ async def history(
         .join(JournalEntry, JournalEntry.id == JournalLine.entry_id)
         .outerjoin(Payment, Payment.public_id == JournalEntry.reference)
         .outerjoin(Merchant, Merchant.id == Payment.merchant_id)
-        .where(JournalLine.account_kind == WALLET, JournalLine.account_ref == account.psc_id)
+        .where(ledger.kind_is(WALLET), JournalLine.account_ref == account.psc_id)
         .order_by(JournalLine.id.desc())
         .limit(limit)
     )

@@ -21,6 +21,8 @@ STATUSES = (
 FINAL = frozenset({SUCCESS, CANCELED_MERCHANT, CANCELED_CUSTOMER, EXPIRED})
 # States in which PINs may still be assigned (server to server the customer never "opens" a page).
 OPEN = frozenset({INITIATED, REDIRECTED})
+# States with a deadline still to run: the expiry duty's (STATUSES less FINAL, in order).
+UNFINISHED = (INITIATED, REDIRECTED, AUTHORIZED)
 
 # event -> {from status: to status}
 TRANSITIONS: dict[str, dict[str, str]] = {
