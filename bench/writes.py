@@ -67,6 +67,7 @@ from writes_report import compare, report, say
 
 from pinpay.app import create_app
 from pinpay.config import Settings
+from pinpay.migrations import upgrade
 
 # pg_walinspect reads flushed WAL only; every committed operation's WAL is flushed.
 FLUSHED = "SELECT pg_current_wal_flush_lsn()::text"
@@ -164,12 +165,18 @@ async def measure_phase(
     }
 
 
-async def setup(pg: Postgres, db: str, tmp: Path, vouchers: int) -> tuple[str, list[str]]:
-    """Keys, schema, a merchant and `vouchers` PINs of 25.00 EUR, by the real CLI."""
+async def setup(
+    pg: Postgres, db: str, tmp: Path, vouchers: int, revision: str | None = None
+) -> tuple[str, list[str]]:
+    """Keys, schema (the newest, or `revision`), a merchant and `vouchers` PINs of 25.00 EUR,
+    by the real CLI."""
     env = {**os.environ, "PINPAY_DATABASE_URL": pg.url(db)}
     env["PINPAY_KEYS_FILE"] = str(tmp / "pinpay.keys")
     await run_command(pinpay("keys", "init"), env)
-    await run_command(pinpay("migrate"), env)
+    if revision is None:
+        await run_command(pinpay("migrate"), env)
+    else:  # Alembic runs its own event loop: in a thread of its own
+        await asyncio.to_thread(upgrade, pg.url(db), revision)
     out, _, _ = await run_command(pinpay("merchants", "create", "--name", "W", "--json"), env)
     issue = ["vouchers", "issue", "--count", str(vouchers), "--value", "25.00"]
     await run_command(pinpay(*issue, "--currency", "EUR", "--out", str(tmp / "pins.csv")), env)

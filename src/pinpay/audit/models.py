@@ -11,9 +11,9 @@ class AuditRecord(Base):
     """Append-only: written in the request's transaction, never updated nor deleted.
 
     Only the primary key is indexed: the sealer and `pinpay audit verify` read records by id,
-    and nothing in PinPay looks one up by any other column. Each further index cost every
-    request two index entries (a payment writes two records per step), most of them at random
-    places (serials, payment ids), for searches nobody made (migration 0011).
+    and nothing in PinPay looks one up by any other column. Each further index took an entry
+    per record, two per payment step, most at random places (serials, payment ids), for
+    searches nobody made (dropped in migration 0011).
     """
 
     __tablename__ = "audit_record"
