@@ -103,6 +103,15 @@ class Context:
         out_file.unlink()
         return wall, split
 
+    def settle(self) -> None:
+        """VACUUM (ANALYZE) the benchmark database before a measured phase, untimed: rows just
+        bulk-loaded (100,000 vouchers, thousands of payments) have no planner statistics and
+        unset hint bits, and autovacuum would otherwise do that work in the middle of a phase
+        (seen here: PostgreSQL's CPU per assignment tripled in one run). A database in service
+        is analyzed and vacuumed; `pgbench -i` vacuums its tables too."""
+        say("VACUUM (ANALYZE) before the phase (untimed)")
+        self.pg.sql("VACUUM (ANALYZE)", self.db)
+
     async def ensure_pins(self, needed: int) -> None:
         """Issue more vouchers (untimed) if fewer than `needed` payments' worth are left."""
         if self.pool.left() < needed:
@@ -284,6 +293,7 @@ async def http_phases(
         await ctx.ensure_pins(wanted + 1000)
         say(f"pre-creating {wanted:,} payments (untimed)")
         made, took = await create_payments(clients, wanted)
+        ctx.settle()
         say(f"assign phase: {args.clients} clients, {seconds} s")
         assign, split = await measured(
             meter, clients, "assign", seconds, assign_operation(deque(made), ctx.pool)
@@ -302,6 +312,7 @@ async def http_phases(
         wanted = int(max(assign.per_second, 50) * light_seconds * 2) + 100
         await ctx.ensure_pins(wanted + 1000)
         made, _ = await create_payments(clients, wanted)
+        ctx.settle()
         light_clients = clients[:LIGHT_CLIENTS]
         say(f"assign at light load: {LIGHT_CLIENTS} clients, {light_seconds} s")
         light, split = await measured(
@@ -317,6 +328,7 @@ async def http_phases(
             results[f"assign_light_{key}"] = results["assign_light"][key]
 
         # Complete payments: create, assign, capture.
+        ctx.settle()
         warm = await run_phase("warm-up", clients, 3, payment_operation(ctx.pool))
         await ctx.ensure_pins(int(max(warm.per_second, 50) * seconds * 1.5) + 1000)
         say(f"payments phase: {args.clients} clients, {seconds} s")
