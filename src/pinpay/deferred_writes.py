@@ -181,22 +181,20 @@ def _take(session: Session) -> list[Deferred]:
     return writes
 
 
-def _combined(writes: list[Deferred]) -> tuple[Executable, dict[str, Any]]:
-    params: dict[str, Any] = {}
-    for i, write in enumerate(writes):
-        params.update(write.params(f"w{i}_"))
-    return _batch(writes, combined=True), params
+def _outgoing(writes: list[Deferred], postgresql: bool) -> list[tuple[Executable, dict[str, Any]]]:
+    """How the queue goes out: on PostgreSQL several writes as one statement, else one each."""
+    if len(writes) > 1 and postgresql:
+        params: dict[str, Any] = {}
+        for i, write in enumerate(writes):
+            params.update(write.params(f"w{i}_"))
+        return [(_batch(writes, combined=True), params)]
+    return [(_batch([write], combined=False), write.params("w0_")) for write in writes]
 
 
 def _send(session: Session) -> None:
-    writes = _take(session)
-    if not writes:
-        return
-    if len(writes) > 1 and session.get_bind().dialect.name == "postgresql":
-        session.execute(*_combined(writes))
-        return
-    for write in writes:
-        session.execute(_batch([write], combined=False), write.params("w0_"))
+    postgresql = session.get_bind().dialect.name == fastsql.POSTGRESQL
+    for statement, params in _outgoing(_take(session), postgresql):
+        session.execute(statement, params)
 
 
 async def send_pending(session: AsyncSession) -> None:
@@ -205,17 +203,13 @@ async def send_pending(session: AsyncSession) -> None:
     writes = _take(session.sync_session)
     if not writes:
         return
-    if session.get_bind().dialect.name != "postgresql":
-        for write in writes:
-            await session.execute(_batch([write], combined=False), write.params("w0_"))
+    if not fastsql.is_postgresql(session):
+        for statement, params in _outgoing(writes, postgresql=False):
+            await session.execute(statement, params)
         return
     connection = await session.connection()
-    if len(writes) > 1:
-        statement, params = _combined(writes)
+    for statement, params in _outgoing(writes, postgresql=True):
         await fastsql.run_compiled(connection, statement, params)
-        return
-    for write in writes:
-        await fastsql.run_compiled(connection, _batch([write], combined=False), write.params("w0_"))
 
 
 # The listeners run inside SQLAlchemy's greenlet (AsyncSession drives the sync Session there),
