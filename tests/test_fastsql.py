@@ -109,6 +109,13 @@ async def test_a_dead_connection_is_invalidated_and_the_next_request_works(
                     if not alive:
                         break
                     await asyncio.sleep(0.05)
+            # ... and until this side has read the server's goodbye: a dead connection, not a
+            # statement racing the FATAL message.
+            driver = (await (await session.connection()).get_raw_connection()).driver_connection
+            for _ in range(100):
+                if driver is None or driver.is_closed():
+                    break
+                await asyncio.sleep(0.05)
             await fastsql.fetch(session, _BY_MID, {"mid": shop.merchant.mid})
     assert raised.value.connection_invalidated
     async with runtime.transaction() as session:

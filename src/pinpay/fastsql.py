@@ -174,7 +174,9 @@ async def _translated(
     dbapi_base = dialect.loaded_dbapi.Error
     if not isinstance(dbapi_error, dbapi_base):
         return error
-    gone = bool(dialect.is_disconnect(dbapi_error, None, None))
+    # asyncpg's own word counts too: a connection it knows closed is gone whatever the error
+    # said (a statement that raced the server's FATAL message fails with an internal error).
+    gone = bool(dialect.is_disconnect(dbapi_error, None, None)) or adapter._connection.is_closed()
     wrapped = exc.DBAPIError.instance(
         compiled.sql, None, dbapi_error, dbapi_base, connection_invalidated=gone, dialect=dialect
     )
